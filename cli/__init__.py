@@ -1,0 +1,1 @@
+"""The ``ledger`` command: a thin click shell over the public ``ledger`` API."""

@@ -1,0 +1,162 @@
+"""The campaign's commands (``init``, ``append``, ``list``) and the reader's ``verify``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from cli.io import load_secret_key, read_input
+from ledger import Ledger, check_ledger_file
+from ledger.render import format_time, inert, render_text, report_json, signatory_json
+
+MAX_ENDORSEMENT_FILE = 65_536
+
+
+@click.command()
+@click.argument("ledger_path", metavar="LEDGER", type=click.Path(dir_okay=False))
+@click.option(
+    "--statement",
+    "statement_path",
+    required=True,
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="The statement text.",
+)
+@click.option("--title", required=True, help="The statement's title.")
+@click.option(
+    "--origin", required=True, help="Log origin, e.g. example.org/our-letter (the log key's name)."
+)
+@click.option(
+    "--log-key",
+    "log_key_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The campaign's secret log key file.",
+)
+@click.option(
+    "--passphrase-file",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Passphrase of an encrypted log key.",
+)
+@click.option(
+    "--time",
+    "now",
+    type=click.IntRange(min=0),
+    help="Genesis time, seconds since the epoch (default: now).",
+)
+def init(
+    ledger_path: str,
+    statement_path: str,
+    title: str,
+    origin: str,
+    log_key_path: str,
+    passphrase_file: str | None,
+    now: int | None,
+) -> None:
+    """Create LEDGER (a SQLite file) with the genesis entry for a statement."""
+    log_key = load_secret_key(log_key_path, passphrase_file)
+    text = read_input(statement_path, what="statement")
+    with Ledger.create(
+        ledger_path, statement=text, title=title, origin=origin, log_key=log_key, now=now
+    ) as book:
+        click.echo(f"created {ledger_path}: entry 0 (genesis)")
+        click.echo(f"statement: sha256:{book.statement_hash.hex()}")
+        click.echo(f"log origin: {inert(origin)}")
+
+
+@click.command()
+@click.argument("ledger_path", metavar="LEDGER", type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--atomic", is_flag=True, help="Append nothing if any file is rejected.")
+@click.option(
+    "--time",
+    "now",
+    type=click.IntRange(min=0),
+    help="Record time, seconds since the epoch (default: now).",
+)
+def append(ledger_path: str, files: tuple[str, ...], atomic: bool, now: int | None) -> None:
+    """Verify endorsement FILES and append them to LEDGER in one durable transaction.
+
+    Prints the entry number of each appended file; a rejected file is reported with the reason
+    and exit code 1, and nothing already stored changes.
+    """
+    inputs = [
+        (name, read_input(name, what="endorsement", limit=MAX_ENDORSEMENT_FILE)) for name in files
+    ]
+    with Ledger.open(ledger_path) as book:
+        result = book.append(inputs, atomic=atomic, now=now)
+    for name, seq in result.appended:
+        click.echo(f"entry {seq}: {name}")
+    for rejected in result.rejected:
+        click.echo(
+            f"ledger: rejected: {inert(rejected.label)}: {inert(rejected.reason, 400)}", err=True
+        )
+    if result.rejected:
+        click.echo(
+            f"ledger: {len(result.appended)} appended, {len(result.rejected)} rejected", err=True
+        )
+        sys.exit(1)
+
+
+@click.command("list")
+@click.argument("source", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def list_signatories(source: str, as_json: bool) -> None:
+    """List the current signatories of a ledger (verified entries only)."""
+    report = check_ledger_file(source)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "verified": report.ok,
+                    "signatories": [signatory_json(s) for s in report.signatories],
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+    else:
+        for s in report.signatories:
+            click.echo(
+                "\t".join(
+                    [
+                        str(s.seq),
+                        inert(s.name),
+                        inert(s.domain or "-"),
+                        s.country or "-",
+                        s.fingerprint,
+                        format_time(s.signed_at),
+                    ]
+                )
+            )
+    if not report.ok:
+        click.echo(
+            f"ledger: warning: {source} does not verify; run `ledger verify {source}`", err=True
+        )
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("source", type=click.Path(dir_okay=False))
+@click.option(
+    "--statement",
+    "statement_path",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="The statement text you hold: check it is the ledger's.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the versioned JSON report.")
+def verify(source: str, statement_path: str | None, as_json: bool) -> None:
+    """Verify every entry of a ledger and print what is proven and what is not.
+
+    Exit code 0: verified; 1: does not verify (the report names each failing entry); 2: usage
+    or input error.
+    """
+    statement = None if statement_path is None else read_input(statement_path, what="statement")
+    report = check_ledger_file(Path(source), statement=statement)
+    if as_json:
+        click.echo(json.dumps(report_json(report, source), indent=2, ensure_ascii=False))
+    else:
+        click.echo(render_text(report, source), nl=False)
+    sys.exit(0 if report.ok else 1)

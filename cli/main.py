@@ -1,0 +1,64 @@
+"""The ``ledger`` command group and its one error boundary.
+
+Exit codes (DESIGN §3): 0 success or verified; 1 does not verify, or an input was rejected;
+2 usage or input error (bad arguments, unreadable or malformed files). Errors are one line,
+``ledger: error: ...``, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Final
+
+import click
+
+from cli.cmd_endorse import endorse, inspect
+from cli.cmd_keys import key, keygen
+from cli.cmd_ledger import append, init, list_signatories, verify
+from cli.cmd_statement import statement
+from ledger import LedgerError, VerificationError, __version__
+from ledger.render import inert
+
+EXIT_OK: Final = 0
+EXIT_NOT_VERIFIED: Final = 1
+EXIT_USAGE: Final = 2
+
+
+class LedgerGroup(click.Group):
+    """A click group that turns every library error into one line and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except VerificationError as exc:
+            _fail(str(exc), EXIT_NOT_VERIFIED)
+        except LedgerError as exc:
+            _fail(str(exc), EXIT_USAGE)
+        except OSError as exc:
+            _fail(f"{exc.filename or 'i/o'}: {exc.strerror or exc}", EXIT_USAGE)
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"ledger: error: {inert(message, 2000)}", err=True)
+    sys.exit(code)
+
+
+@click.group(cls=LedgerGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ledger")
+def cli() -> None:
+    """Verifiable signatory lists for open letters.
+
+    Organisations sign their endorsement of a statement; the campaign keeps the endorsements in
+    an append-only, hash-chained ledger; anyone can verify it offline.
+    """
+
+
+for command in (statement, keygen, key, endorse, inspect, init, append, list_signatories, verify):
+    cli.add_command(command)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="ledger")

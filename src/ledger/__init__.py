@@ -1,0 +1,93 @@
+"""endorsement-ledger: verifiable signatory lists for open letters.
+
+Each organisation signs its endorsement of a statement's fixed hash (COSE_Sign1, Ed25519); the
+campaign appends the endorsements to a hash-chained ledger (RFC 9162 Merkle tree over the
+entries); anyone verifies the ledger offline.
+
+Typical use::
+
+    import ledger
+    log_key = ledger.SigningKey.generate("example.org/letter")
+    with ledger.Ledger.create("letter.db", statement=text, title="Our letter",
+                              origin="example.org/letter", log_key=log_key) as book:
+        org_key = ledger.SigningKey.generate("ngo.example")
+        cose = ledger.endorse(org_key, book.statement_hash, name="NGO", signed_at=1700000000)
+        book.append([("ngo", cose)])
+        report = book.verify()
+        assert report.ok
+
+Errors: every failure is a ``LedgerError``: ``FormatError`` (cannot decode),
+``VerificationError`` (does not verify), ``StoreError``, ``UsageError``.
+"""
+
+from __future__ import annotations
+
+from ledger.campaign import AppendResult, Ledger, Rejected, check_ledger_file
+from ledger.cose import decode_endorsement, endorse, verify_endorsement
+from ledger.entry import decode_entry, encode_entry
+from ledger.errors import FormatError, LedgerError, StoreError, UsageError, VerificationError
+from ledger.inspect import inspect_bytes
+from ledger.keyfile import (
+    read_passphrase_file,
+    read_public_key,
+    read_secret_key,
+    secret_key_is_encrypted,
+    write_key_pair,
+)
+from ledger.keys import SigningKey, VerifyingKey
+from ledger.model import (
+    Action,
+    Endorsement,
+    Entry,
+    EntryType,
+    Genesis,
+    SignedEndorsement,
+    VerifiedEndorsement,
+    VerifiedEntry,
+)
+from ledger.statement import canonicalize, format_statement_hash, statement_hash
+from ledger.verify import Problem, Report, Signatory, check_entries, iter_verified
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Action",
+    "AppendResult",
+    "Endorsement",
+    "Entry",
+    "EntryType",
+    "FormatError",
+    "Genesis",
+    "Ledger",
+    "LedgerError",
+    "Problem",
+    "Rejected",
+    "Report",
+    "Signatory",
+    "SignedEndorsement",
+    "SigningKey",
+    "StoreError",
+    "UsageError",
+    "VerificationError",
+    "VerifiedEndorsement",
+    "VerifiedEntry",
+    "VerifyingKey",
+    "__version__",
+    "canonicalize",
+    "check_entries",
+    "check_ledger_file",
+    "decode_endorsement",
+    "decode_entry",
+    "encode_entry",
+    "endorse",
+    "format_statement_hash",
+    "inspect_bytes",
+    "iter_verified",
+    "read_passphrase_file",
+    "read_public_key",
+    "read_secret_key",
+    "secret_key_is_encrypted",
+    "statement_hash",
+    "verify_endorsement",
+    "write_key_pair",
+]

@@ -1,0 +1,136 @@
+"""Ledger entries: deterministic CBOR maps, one per record, chained by leaf hash.
+
+Wire form (CDDL)::
+
+    entry = { 0: 1,                       ; format version
+              1: uint,                    ; sequence number, 0-based
+              2: bstr .size 32,           ; prev: leaf hash of entry seq-1; 32 zero bytes at 0
+              3: entry-type,              ; 0 genesis, 1 endorsement
+              4: bstr .size 32,           ; statement hash, the same in every entry
+              5: uint,                    ; time recorded by the log, seconds since the epoch
+              6: genesis-body / bstr }    ; endorsement body: the COSE_Sign1 bytes as signed
+    genesis-body = { 0: tstr,             ; statement title
+                     1: tstr,             ; canonical statement text (its SHA-256 is key 4)
+                     2: tstr,             ; log origin
+                     3: tstr }            ; log verifier key (C2SP signed-note vkey)
+
+The leaf hash of an entry is RFC 9162's ``SHA-256(0x00 || entry bytes)``; ``prev`` uses the same
+hash, so the chain and the Merkle tree agree on one hash per entry. An entry fits in 65,535 bytes
+(C2SP tlog-tiles entry bundles use a 16-bit length).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from ledger import codec
+from ledger.codec import Fields
+from ledger.errors import FormatError
+from ledger.model import HASH_SIZE, Entry, EntryType, Genesis
+from ledger.names import check_display_text
+
+ENTRY_VERSION: Final = 1
+MAX_ENTRY_BYTES: Final = 65_535
+MAX_TITLE_LENGTH: Final = 512
+MAX_ORIGIN_LENGTH: Final = 256
+ZERO_HASH: Final = bytes(HASH_SIZE)
+
+
+def encode_entry(entry: Entry) -> bytes:
+    """Encode an entry deterministically.
+
+    Raises:
+        FormatError: a field is malformed, or the result exceeds 65,535 bytes.
+    """
+    if entry.version != ENTRY_VERSION:
+        raise FormatError(f"entry {entry.seq}: unsupported version {entry.version}")
+    body: object
+    if isinstance(entry.body, Genesis):
+        if entry.type is not EntryType.GENESIS:
+            raise FormatError(f"entry {entry.seq}: genesis body in a non-genesis entry")
+        _check_genesis(entry.body)
+        body = {
+            0: entry.body.title,
+            1: entry.body.statement_text,
+            2: entry.body.origin,
+            3: entry.body.log_key,
+        }
+    else:
+        if entry.type is EntryType.GENESIS:
+            raise FormatError(f"entry {entry.seq}: genesis entry without a genesis body")
+        body = entry.body
+    if len(entry.prev) != HASH_SIZE or len(entry.statement_hash) != HASH_SIZE:
+        raise FormatError(f"entry {entry.seq}: prev and statement hash must be 32 bytes")
+    data = codec.encode(
+        {
+            0: entry.version,
+            1: entry.seq,
+            2: entry.prev,
+            3: int(entry.type),
+            4: entry.statement_hash,
+            5: entry.recorded_at,
+            6: body,
+        }
+    )
+    if len(data) > MAX_ENTRY_BYTES:
+        raise FormatError(f"entry {entry.seq}: {len(data)} bytes exceeds {MAX_ENTRY_BYTES}")
+    return data
+
+
+def decode_entry(data: bytes) -> Entry:
+    """Decode an entry strictly: one encoding per entry, no unknown fields.
+
+    Raises:
+        FormatError: malformed, non-canonical, over-size, or a field of the wrong type.
+    """
+    fields = Fields(codec.decode(data, max_size=MAX_ENTRY_BYTES, what="entry"), "entry")
+    version = fields.uint(0, "version")
+    if version != ENTRY_VERSION:
+        raise FormatError(f"entry: unsupported format version {version}")
+    seq = fields.uint(1, "sequence number")
+    what = f"entry {seq}"
+    prev = fields.bytes_(2, "prev", HASH_SIZE)
+    type_code = fields.uint(3, "type")
+    if type_code not in EntryType._value2member_map_:
+        raise FormatError(f"{what}: unknown entry type {type_code}")
+    entry_type = EntryType(type_code)
+    statement_hash = fields.bytes_(4, "statement hash", HASH_SIZE)
+    recorded_at = fields.uint(5, "recorded-at time")
+    raw_body = fields.any(6, "body")
+    fields.finish()
+    body: Genesis | bytes
+    if entry_type is EntryType.GENESIS:
+        body = _decode_genesis(raw_body, what)
+    elif isinstance(raw_body, bytes):
+        body = raw_body
+    else:
+        raise FormatError(f"{what}: endorsement body must be the COSE_Sign1 bytes")
+    return Entry(
+        seq=seq,
+        prev=prev,
+        type=entry_type,
+        statement_hash=statement_hash,
+        recorded_at=recorded_at,
+        body=body,
+        version=version,
+    )
+
+
+def _decode_genesis(value: object, what: str) -> Genesis:
+    fields = Fields(value, f"{what} genesis body")
+    genesis = Genesis(
+        title=fields.text(0, "title", max_len=MAX_TITLE_LENGTH),
+        statement_text=fields.text(1, "statement text", max_len=MAX_ENTRY_BYTES),
+        origin=fields.text(2, "origin", max_len=MAX_ORIGIN_LENGTH),
+        log_key=fields.text(3, "log key", max_len=1024),
+    )
+    fields.finish()
+    _check_genesis(genesis)
+    return genesis
+
+
+def _check_genesis(genesis: Genesis) -> None:
+    check_display_text(genesis.title, "title", max_len=MAX_TITLE_LENGTH)
+    check_display_text(genesis.origin, "origin", max_len=MAX_ORIGIN_LENGTH)
+    if any(char.isspace() or char == "+" for char in genesis.origin):
+        raise FormatError("origin must contain no white space and no '+' (C2SP checkpoint)")

@@ -1,0 +1,152 @@
+"""Frozen value types of the ledger: the business model, apart from its wire format.
+
+Decoders in ``endorsement.py`` and ``entry.py`` build these; only ``verify.py`` builds the
+``Verified…`` types, so holding one means its signature and links were checked.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from attrs import field, frozen
+
+HASH_SIZE = 32
+PUBLIC_KEY_SIZE = 32
+
+
+class Action(enum.IntEnum):
+    """What an endorsement says about the statement (payload key 1)."""
+
+    ENDORSE = 0
+    WITHDRAW = 1
+
+
+class EntryType(enum.IntEnum):
+    """The kind of body an entry carries (entry key 3)."""
+
+    GENESIS = 0
+    ENDORSEMENT = 1
+
+
+@frozen
+class Endorsement:
+    """The claim an organisation signs: the COSE_Sign1 payload, decoded.
+
+    Attributes:
+        action: endorse or withdraw.
+        statement_hash: SHA-256 of the canonical statement text.
+        name: the organisation's display name, as it chose to write it.
+        public_key: the 32-byte Ed25519 key that signs this endorsement.
+        signed_at: when the organisation signed, in seconds since the epoch (its own claim).
+        domain: the organisation's DNS domain, if it gave one (used for key binding).
+        url: the organisation's website, if given.
+        country: ISO 3166-1 alpha-2 code, if given.
+    """
+
+    action: Action
+    statement_hash: bytes = field(repr=lambda b: b.hex()[:16] + "…")
+    name: str
+    public_key: bytes = field(repr=lambda b: b.hex()[:16] + "…")
+    signed_at: int
+    domain: str | None = None
+    url: str | None = None
+    country: str | None = None
+
+
+@frozen
+class SignedEndorsement:
+    """An endorsement with its COSE_Sign1 envelope, decoded but not yet verified.
+
+    Attributes:
+        endorsement: the decoded payload.
+        cose: the COSE_Sign1 bytes exactly as the organisation produced them.
+        key_id: the key id from the protected header (32 bytes).
+        issuer: the CWT ``iss`` claim.
+        subject: the CWT ``sub`` claim (the statement hash as an RFC 6920 ``ni`` URI).
+        protected: the serialised protected header, as received.
+        payload: the serialised payload, as received.
+        signature: the 64-byte Ed25519 signature.
+    """
+
+    endorsement: Endorsement
+    cose: bytes = field(repr=False)
+    key_id: bytes = field(repr=lambda b: b.hex()[:16] + "…")
+    issuer: str
+    subject: str
+    protected: bytes = field(repr=False)
+    payload: bytes = field(repr=False)
+    signature: bytes = field(repr=False)
+
+
+@frozen
+class Genesis:
+    """The body of entry 0: what is being endorsed, and who runs the log.
+
+    Attributes:
+        title: the statement's title.
+        statement_text: the canonical statement text (canonical text v1).
+        origin: the log origin, also the name of the log key and the checkpoint's first line.
+        log_key: the log's verifier key, in C2SP signed-note verifier-key form.
+    """
+
+    title: str
+    statement_text: str = field(repr=False)
+    origin: str
+    log_key: str
+
+
+@frozen
+class Entry:
+    """One ledger entry, decoded.
+
+    Attributes:
+        seq: 0-based sequence number.
+        prev: leaf hash of the previous entry (32 zero bytes for entry 0).
+        type: genesis or endorsement.
+        statement_hash: the ledger's statement hash, repeated in every entry.
+        recorded_at: when the log recorded the entry, in seconds since the epoch.
+        body: the genesis data, or the COSE_Sign1 bytes of an endorsement.
+        version: the entry format version.
+    """
+
+    seq: int
+    prev: bytes = field(repr=lambda b: b.hex()[:16] + "…")
+    type: EntryType
+    statement_hash: bytes = field(repr=lambda b: b.hex()[:16] + "…")
+    recorded_at: int
+    body: Genesis | bytes = field(repr=False)
+    version: int = 1
+
+
+@frozen
+class VerifiedEndorsement:
+    """An endorsement whose signature, key id and statement binding were verified."""
+
+    signed: SignedEndorsement
+
+    @property
+    def endorsement(self) -> Endorsement:
+        """The verified payload."""
+        return self.signed.endorsement
+
+
+@frozen
+class VerifiedEntry:
+    """An entry whose encoding, sequence, link and (for endorsements) signature verified.
+
+    Attributes:
+        entry: the decoded entry.
+        leaf_hash: RFC 9162 leaf hash of the entry bytes.
+        raw: the entry bytes as stored.
+        endorsement: the verified endorsement, for endorsement entries.
+    """
+
+    entry: Entry
+    leaf_hash: bytes = field(repr=lambda b: b.hex()[:16] + "…")
+    raw: bytes = field(repr=False)
+    endorsement: VerifiedEndorsement | None = None
+
+    @property
+    def seq(self) -> int:
+        """The entry's sequence number."""
+        return self.entry.seq

@@ -1,0 +1,273 @@
+"""The embedded default store: one SQLite file.
+
+Durability: WAL journal with ``synchronous=FULL``, so a committed append survives a crash or a
+power cut. Writers are serialised with ``BEGIN IMMEDIATE`` (the database write lock is taken
+before the tip is read), and every append is one transaction: it lands whole or not at all.
+
+Tree: table ``tree`` holds the hash of every perfect subtree of level >= 1 that is complete
+(level 0 is the ``entries.leaf_hash`` column). Appending leaf n writes one row per level that n
+completes, O(log n) amortised 2 rows; a root or proof at any earlier size reads O(log n) rows.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Final
+
+from ledger.errors import StoreError
+from ledger.merkle import hash_children
+
+APPLICATION_ID: Final = 0x454C4731  # "ELG1": marks the file as a ledger for `file` and for us
+SCHEMA_VERSION: Final = 1
+BUSY_TIMEOUT_MS: Final = 30_000
+_ITER_BATCH: Final = 4096
+
+_SCHEMA: Final = """
+CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE entries (
+    seq INTEGER PRIMARY KEY,
+    leaf_hash BLOB NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE TABLE tree (
+    level INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    hash BLOB NOT NULL,
+    PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
+CREATE TABLE signers (key_id BLOB PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE checkpoints (
+    size INTEGER NOT NULL,
+    created INTEGER NOT NULL,
+    note TEXT NOT NULL,
+    PRIMARY KEY (size, created)
+) WITHOUT ROWID;
+"""
+
+
+class SqliteStore:
+    """A ledger stored in one SQLite file. Open with ``create`` or ``open``."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        """Wrap an open connection; use ``create`` or ``open`` instead."""
+        self._db = connection
+        self._path = path
+
+    @classmethod
+    def create(cls, path: Path) -> SqliteStore:
+        """Create a new, empty ledger file; refuses to touch an existing file.
+
+        Raises:
+            StoreError: the file exists or cannot be created.
+        """
+        try:
+            with path.open("xb"):
+                pass
+        except FileExistsError:
+            raise StoreError(f"{path} exists; refusing to overwrite it") from None
+        except OSError as exc:
+            raise StoreError(f"cannot create {path}: {exc.strerror}") from None
+        db = _connect(path)
+        try:
+            with db:
+                db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            db.close()
+            path.unlink(missing_ok=True)
+            raise StoreError(f"cannot create {path}: {exc}") from None
+        return cls(db, path)
+
+    @classmethod
+    def open(cls, path: Path) -> SqliteStore:
+        """Open an existing ledger file.
+
+        Raises:
+            StoreError: missing, unreadable, not a SQLite file, or not a ledger.
+        """
+        if not path.is_file():
+            raise StoreError(f"{path}: no such ledger file")
+        try:
+            db = _connect(path)
+            app_id = db.execute("PRAGMA application_id").fetchone()[0]
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path} is not a ledger file ({exc})") from None
+        if app_id != APPLICATION_ID:
+            db.close()
+            raise StoreError(f"{path} is a SQLite file but not a ledger")
+        if version != SCHEMA_VERSION:
+            db.close()
+            raise StoreError(f"{path}: unsupported ledger schema version {version}")
+        return cls(db, path)
+
+    @property
+    def location(self) -> str:
+        """The file's path."""
+        return str(self._path)
+
+    def size(self) -> int:
+        """The number of entries."""
+        row = self._query("SELECT COALESCE(MAX(seq) + 1, 0) FROM entries").fetchone()
+        return int(row[0])
+
+    def entry(self, seq: int) -> bytes:
+        """The bytes of entry ``seq``."""
+        return bytes(self._one("SELECT data FROM entries WHERE seq = ?", (seq,), f"entry {seq}"))
+
+    def leaf_hash(self, seq: int) -> bytes:
+        """The stored leaf hash of entry ``seq``."""
+        return bytes(
+            self._one("SELECT leaf_hash FROM entries WHERE seq = ?", (seq,), f"entry {seq}")
+        )
+
+    def iter_entries(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, bytes]]:
+        """Yield ``(seq, data)`` in order, reading in batches so memory stays flat."""
+        stop = self.size() if end is None else end
+        position = start
+        while position < stop:
+            rows = self._query(
+                "SELECT seq, data FROM entries WHERE seq >= ? AND seq < ? ORDER BY seq LIMIT ?",
+                (position, stop, _ITER_BATCH),
+            ).fetchall()
+            if not rows:
+                return
+            for seq, data in rows:
+                yield int(seq), bytes(data)
+            position = int(rows[-1][0]) + 1
+
+    def subtree_hash(self, level: int, index: int) -> bytes:
+        """Hash of a complete perfect subtree (level 0: a leaf hash)."""
+        if level == 0:
+            return self.leaf_hash(index)
+        return bytes(
+            self._one(
+                "SELECT hash FROM tree WHERE level = ? AND idx = ?",
+                (level, index),
+                f"tree node ({level}, {index})",
+            )
+        )
+
+    def meta(self, name: str) -> bytes | None:
+        """A metadata value, or None."""
+        row = self._query("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def live_entry_for_key(self, key_id: bytes) -> int | None:
+        """The sequence number of the live endorsement by this key id, if any."""
+        row = self._query("SELECT seq FROM signers WHERE key_id = ?", (key_id,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def add_checkpoint(self, size: int, created: int, note: str) -> None:
+        """Record a checkpoint the log signed."""
+        with self.writer():
+            self._db.execute(
+                "INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?)", (size, created, note)
+            )
+
+    def latest_checkpoint(self) -> str | None:
+        """The most recent checkpoint note text, if any."""
+        row = self._query(
+            "SELECT note FROM checkpoints ORDER BY size DESC, created DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    @contextmanager
+    def writer(self) -> Iterator[_SqliteWriter]:
+        """One write transaction, holding the database write lock from the start."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"{self._path}: cannot take the write lock ({exc})") from None
+        try:
+            yield _SqliteWriter(self._db, self)
+        except BaseException:
+            self._db.rollback()
+            raise
+        try:
+            self._db.commit()
+        except sqlite3.Error as exc:
+            self._db.rollback()
+            raise StoreError(f"{self._path}: commit failed, nothing was written ({exc})") from None
+
+    def close(self) -> None:
+        """Close the file."""
+        self._db.close()
+
+    def _query(self, sql: str, args: tuple[object, ...] = ()) -> sqlite3.Cursor:
+        try:
+            return self._db.execute(sql, args)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self._path}: read failed ({exc})") from None
+
+    def _one(self, sql: str, args: tuple[object, ...], what: str) -> bytes:
+        row = self._query(sql, args).fetchone()
+        if row is None:
+            raise StoreError(f"{self._path}: no {what}")
+        return bytes(row[0])
+
+
+class _SqliteWriter:
+    """The writer of one transaction (see ``StoreWriter``)."""
+
+    def __init__(self, db: sqlite3.Connection, store: SqliteStore) -> None:
+        self._db = db
+        self._store = store
+        row = db.execute("SELECT seq, leaf_hash FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
+        self._size = 0 if row is None else int(row[0]) + 1
+        self._tip = bytes(32) if row is None else bytes(row[1])
+        self._nodes: dict[tuple[int, int], bytes] = {}
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    @property
+    def tip(self) -> bytes:
+        return self._tip
+
+    def live_entry_for_key(self, key_id: bytes) -> int | None:
+        return self._store.live_entry_for_key(key_id)
+
+    def add(self, data: bytes, leaf_hash: bytes, *, key_id: bytes | None = None) -> int:
+        seq = self._size
+        try:
+            self._db.execute("INSERT INTO entries VALUES (?, ?, ?)", (seq, leaf_hash, data))
+            # RFC 9162 tree: leaf `seq` completes the perfect subtree at each level l whose
+            # last leaf it is, i.e. while (seq + 1) is a multiple of 2**l.
+            node, level, index = leaf_hash, 0, seq
+            self._nodes[(0, seq)] = leaf_hash
+            while index % 2 == 1:
+                left = self._node(level, index - 1)
+                node = hash_children(left, node)
+                level, index = level + 1, index // 2
+                self._nodes[(level, index)] = node
+                self._db.execute("INSERT INTO tree VALUES (?, ?, ?)", (level, index, node))
+            if key_id is not None:
+                self._db.execute("INSERT INTO signers VALUES (?, ?)", (key_id, seq))
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"{self._store.location}: append of entry {seq} failed ({exc})"
+            ) from None
+        self._size, self._tip = seq + 1, leaf_hash
+        return seq
+
+    def set_meta(self, name: str, value: bytes) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, value))
+
+    def _node(self, level: int, index: int) -> bytes:
+        cached = self._nodes.get((level, index))
+        return cached if cached is not None else self._store.subtree_hash(level, index)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so the lock is taken up front.
+    db = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = FULL")
+    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return db

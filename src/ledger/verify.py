@@ -1,0 +1,317 @@
+"""Verification of a ledger's entries: pure, no I/O, streaming.
+
+``check_entries`` never raises on bad data: it returns a ``Report`` naming every failing entry and
+why. ``iter_verified`` raises ``VerificationError`` (or ``FormatError``) at the first problem and
+otherwise yields ``VerifiedEntry`` values: only verified data reaches its caller. Both run the
+same ``EntryChecker``, so they cannot disagree.
+
+Checks (DESIGN §3), each reported separately: canonical decoding of every entry ("encoding"),
+contiguous sequence numbers ("sequence"), every ``prev`` link ("links"), one statement hash
+throughout, equal to the hash of the statement text ("statement"), every endorsement signature
+and its binding to the statement ("signatures"), one live endorsement per key ("signers"), and
+non-decreasing record times ("times").
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from typing import Final
+
+from attrs import frozen
+
+from ledger.cose import decode_endorsement, verify_endorsement
+from ledger.entry import ZERO_HASH, decode_entry
+from ledger.errors import FormatError, LedgerError, VerificationError
+from ledger.keys import VerifyingKey
+from ledger.merkle import hash_leaf
+from ledger.model import (
+    Action,
+    Entry,
+    EntryType,
+    Genesis,
+    VerifiedEndorsement,
+    VerifiedEntry,
+)
+from ledger.statement import canonicalize, canonicalize_text
+
+CHECKS: Final = ("encoding", "sequence", "links", "statement", "signatures", "signers", "times")
+MAX_PROBLEMS: Final = 1000
+
+
+@frozen
+class Problem:
+    """One failed check: which entry (None for the ledger as a whole), which check, why."""
+
+    seq: int | None
+    check: str
+    message: str
+
+    def __str__(self) -> str:
+        where = "ledger" if self.seq is None else f"entry {self.seq}"
+        return f"{where}: {self.message}"
+
+
+@frozen
+class Signatory:
+    """A current signatory, from a verified endorsement entry."""
+
+    seq: int
+    name: str
+    domain: str | None
+    url: str | None
+    country: str | None
+    fingerprint: str
+    key_id: bytes
+    signed_at: int
+    recorded_at: int
+
+
+@frozen
+class Report:
+    """What verification found. ``ok`` is true only when no check failed.
+
+    Attributes:
+        size: number of entries read.
+        genesis: the genesis body, when entry 0 decoded.
+        statement_hash: the ledger's statement hash, when entry 0 decoded.
+        statement_checked: True when a separately given statement text matched, False when it
+            did not, None when none was given.
+        problems: every failure found (capped at ``MAX_PROBLEMS``; ``problems_truncated`` says).
+        signatories: current signatories from verified entries, in entry order.
+        failed_checks: names of the checks that failed (a subset of ``CHECKS``).
+    """
+
+    size: int
+    genesis: Genesis | None
+    statement_hash: bytes | None
+    statement_checked: bool | None
+    problems: tuple[Problem, ...]
+    problems_truncated: bool
+    signatories: tuple[Signatory, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when every check passed and there was at least the genesis entry."""
+        return not self.problems and self.genesis is not None
+
+    @property
+    def failed_checks(self) -> frozenset[str]:
+        """The names of the checks that failed."""
+        return frozenset(problem.check for problem in self.problems)
+
+
+class EntryChecker:
+    """Checks entries one at a time, in order, keeping O(signers) state."""
+
+    def __init__(self, statement: bytes | None = None) -> None:
+        """Start before entry 0.
+
+        Args:
+            statement: the statement text the reader holds (raw bytes; canonicalised here),
+                to compare with the ledger's. None to skip that comparison.
+        """
+        self._given_statement = statement
+        self.statement_checked: bool | None = None
+        self.expected_seq = 0
+        self.prev = ZERO_HASH
+        self.last_time = 0
+        self.genesis: Genesis | None = None
+        self.statement_hash: bytes | None = None
+        self.live: dict[bytes, Signatory] = {}
+        self.problems: list[Problem] = []
+
+    def feed(self, seq: int, raw: bytes) -> VerifiedEntry | None:
+        """Check the entry stored at position ``seq``; returns it verified, or None.
+
+        Problems are appended to ``self.problems``; the chain continues from the entry's leaf
+        hash either way, so one bad entry does not hide the state of the ones after it.
+        """
+        leaf_hash = hash_leaf(raw)
+        before = len(self.problems)
+        try:
+            entry = decode_entry(raw)
+        except FormatError as exc:
+            self._problem(seq, "encoding", f"cannot be decoded: {exc}")
+            entry = None
+        if entry is not None:
+            if entry.seq != seq or seq != self.expected_seq:
+                self._problem(
+                    seq,
+                    "sequence",
+                    f"sequence number is {entry.seq} but entry {self.expected_seq} "
+                    "was expected here",
+                )
+            if entry.prev != self.prev:
+                self._problem(
+                    seq,
+                    "links",
+                    f"prev is {entry.prev.hex()[:12]}… but the previous "
+                    f"entry hashes to {self.prev.hex()[:12]}…",
+                )
+            if entry.recorded_at < self.last_time:
+                self._problem(
+                    seq,
+                    "times",
+                    f"recorded at {entry.recorded_at}, before the "
+                    f"previous entry ({self.last_time})",
+                )
+            self.last_time = max(self.last_time, entry.recorded_at)
+        verified = self._check_body(seq, entry, raw, leaf_hash) if entry is not None else None
+        self.prev = leaf_hash
+        self.expected_seq = seq + 1
+        return verified if len(self.problems) == before else None
+
+    def _check_body(
+        self, seq: int, entry: Entry, raw: bytes, leaf_hash: bytes
+    ) -> VerifiedEntry | None:
+        if seq == 0:
+            return self._check_genesis(entry, raw, leaf_hash)
+        if self.statement_hash is not None and entry.statement_hash != self.statement_hash:
+            self._problem(seq, "statement", "statement hash differs from the genesis entry's")
+        if entry.type is EntryType.GENESIS or not isinstance(entry.body, bytes):
+            self._problem(seq, "encoding", "a second genesis entry")
+            return None
+        try:
+            signed = decode_endorsement(entry.body)
+            key = verify_endorsement(signed)
+        except FormatError as exc:
+            self._problem(seq, "encoding", f"endorsement cannot be decoded: {exc}")
+            return None
+        except VerificationError as exc:
+            self._problem(seq, "signatures", f"endorsement does not verify: {exc}")
+            return None
+        endorsement = signed.endorsement
+        if endorsement.statement_hash != entry.statement_hash:
+            self._problem(
+                seq,
+                "statement",
+                "endorsement is for a different statement "
+                f"(sha256:{endorsement.statement_hash.hex()[:16]}…)",
+            )
+        if endorsement.action is not Action.ENDORSE:
+            self._problem(seq, "signatures", "withdrawals are not supported by this version")
+        elif key.key_id in self.live:
+            first = self.live[key.key_id].seq
+            self._problem(
+                seq,
+                "signers",
+                f"second endorsement by key {key.fingerprint} (already endorsed at entry {first})",
+            )
+        else:
+            self.live[key.key_id] = Signatory(
+                seq=seq,
+                name=endorsement.name,
+                domain=endorsement.domain,
+                url=endorsement.url,
+                country=endorsement.country,
+                fingerprint=key.fingerprint,
+                key_id=key.key_id,
+                signed_at=endorsement.signed_at,
+                recorded_at=entry.recorded_at,
+            )
+        return VerifiedEntry(
+            entry=entry, leaf_hash=leaf_hash, raw=raw, endorsement=VerifiedEndorsement(signed)
+        )
+
+    def _check_genesis(self, entry: Entry, raw: bytes, leaf_hash: bytes) -> VerifiedEntry | None:
+        if entry.type is not EntryType.GENESIS or not isinstance(entry.body, Genesis):
+            self._problem(0, "encoding", "entry 0 is not a genesis entry")
+            return None
+        genesis = entry.body
+        self.genesis = genesis
+        self.statement_hash = entry.statement_hash
+        text = genesis.statement_text.encode()
+        try:
+            canonical = canonicalize_text(genesis.statement_text) == genesis.statement_text
+        except FormatError:
+            canonical = False
+        if not canonical:
+            self._problem(0, "statement", "the statement text is not in canonical form")
+        elif hashlib.sha256(text).digest() != entry.statement_hash:
+            self._problem(0, "statement", "statement hash is not the SHA-256 of the text")
+        try:
+            log_key = VerifyingKey.from_verifier_key(genesis.log_key)
+        except LedgerError as exc:
+            self._problem(0, "encoding", f"log key is malformed: {exc}")
+        else:
+            if log_key.name != genesis.origin:
+                self._problem(0, "encoding", f"log key name {log_key.name!r} is not the origin")
+        if self._given_statement is not None:
+            self._compare_statement(self._given_statement, entry.statement_hash)
+        return VerifiedEntry(entry=entry, leaf_hash=leaf_hash, raw=raw)
+
+    def _compare_statement(self, given: bytes, statement_hash: bytes) -> None:
+        try:
+            digest = hashlib.sha256(canonicalize(given)).digest()
+        except FormatError as exc:
+            self._problem(None, "statement", f"the given statement text is invalid: {exc}")
+            self.statement_checked = False
+            return
+        self.statement_checked = digest == statement_hash
+        if not self.statement_checked:
+            self._problem(
+                None,
+                "statement",
+                "the given statement text is not the one in the "
+                f"ledger (sha256:{digest.hex()[:16]}… vs "
+                f"sha256:{statement_hash.hex()[:16]}…)",
+            )
+
+    def _problem(self, seq: int | None, check: str, message: str) -> None:
+        self.problems.append(Problem(seq, check, message))
+
+    def report(self, size: int) -> Report:
+        """The report for the entries fed so far."""
+        problems = list(self.problems)
+        if size == 0:
+            problems.append(Problem(None, "encoding", "the ledger has no entries"))
+        truncated = len(problems) > MAX_PROBLEMS
+        return Report(
+            size=size,
+            genesis=self.genesis,
+            statement_hash=self.statement_hash,
+            statement_checked=self.statement_checked,
+            problems=tuple(problems[:MAX_PROBLEMS]),
+            problems_truncated=truncated,
+            signatories=tuple(sorted(self.live.values(), key=lambda s: s.seq)),
+        )
+
+
+def check_entries(
+    entries: Iterable[tuple[int, bytes]], *, statement: bytes | None = None
+) -> Report:
+    """Check every entry and report; never raises on bad data.
+
+    Args:
+        entries: ``(position, entry bytes)`` in storage order, positions from 0.
+        statement: the statement text the reader holds, to compare with the ledger's.
+
+    Returns:
+        The report: ``report.ok`` is True only if every check passed.
+    """
+    checker = EntryChecker(statement)
+    size = 0
+    for position, raw in entries:
+        checker.feed(position, raw)
+        size = position + 1
+        if len(checker.problems) > MAX_PROBLEMS:
+            break
+    return checker.report(size)
+
+
+def iter_verified(
+    entries: Iterable[tuple[int, bytes]], *, statement: bytes | None = None
+) -> Iterator[VerifiedEntry]:
+    """Yield each entry verified, raising at the first one that does not verify.
+
+    Raises:
+        VerificationError: an entry fails a check; the message names the entry and the check.
+    """
+    checker = EntryChecker(statement)
+    for position, raw in entries:
+        verified = checker.feed(position, raw)
+        if checker.problems:
+            raise VerificationError(str(checker.problems[0]))
+        assert verified is not None  # no problem means the entry verified
+        yield verified
