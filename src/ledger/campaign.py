@@ -115,13 +115,13 @@ class Ledger:
         return cls(store, genesis)
 
     @classmethod
-    def open(cls, location: str | Path) -> Ledger:
-        """Open an existing ledger file.
+    def open(cls, location: str | Path, *, readonly: bool = False) -> Ledger:
+        """Open an existing ledger file (``readonly``: for reading; appends then fail).
 
         Raises:
             StoreError: missing or not a ledger; FormatError: entry 0 does not decode.
         """
-        store = open_store(location)
+        store = open_store(location, readonly=readonly)
         try:
             return cls(store, decode_entry(store.entry(0)))
         except BaseException:
@@ -272,7 +272,7 @@ def check_ledger_file(location: str | Path, *, statement: bytes | None = None) -
     Raises:
         StoreError: the file is missing or not a ledger (no report can be made).
     """
-    store = open_store(location)
+    store = open_store(location, readonly=True)
     try:
         return check_entries(store.iter_entries(), statement=statement)
     finally:

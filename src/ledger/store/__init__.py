@@ -21,9 +21,9 @@ def _path_of(location: str | Path) -> Path:
     return Path(text.removeprefix("file://"))
 
 
-def open_store(location: str | Path) -> SqliteStore:
+def open_store(location: str | Path, *, readonly: bool = False) -> SqliteStore:
     """Open an existing store by path (``ledger.db``) or ``file://`` URL."""
-    return SqliteStore.open(_path_of(location))
+    return SqliteStore.open(_path_of(location), readonly=readonly)
 
 
 def create_store(location: str | Path) -> SqliteStore:

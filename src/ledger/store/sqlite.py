@@ -83,8 +83,13 @@ class SqliteStore:
         return cls(db, path)
 
     @classmethod
-    def open(cls, path: Path) -> SqliteStore:
+    def open(cls, path: Path, *, readonly: bool = False) -> SqliteStore:
         """Open an existing ledger file.
+
+        Args:
+            path: the file.
+            readonly: open without write access and without changing the journal mode, so
+                verifying a published or archived file never modifies it.
 
         Raises:
             StoreError: missing, unreadable, not a SQLite file, or not a ledger.
@@ -92,7 +97,7 @@ class SqliteStore:
         if not path.is_file():
             raise StoreError(f"{path}: no such ledger file")
         try:
-            db = _connect(path)
+            db = _connect_readonly(path) if readonly else _connect(path)
             app_id = db.execute("PRAGMA application_id").fetchone()[0]
             version = db.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.Error as exc:
@@ -262,6 +267,13 @@ class _SqliteWriter:
     def _node(self, level: int, index: int) -> bytes:
         cached = self._nodes.get((level, index))
         return cached if cached is not None else self._store.subtree_hash(level, index)
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return db
 
 
 def _connect(path: Path) -> sqlite3.Connection:
