@@ -11,11 +11,11 @@ from cli.io import load_secret_key, read_input, write_output
 from ledger import (
     canonicalize,
     format_statement_hash,
+    inert,
     inspect_bytes,
     statement_hash,
 )
 from ledger import endorse as make_endorsement
-from ledger.render import inert
 
 
 @click.command()

@@ -9,8 +9,15 @@ from pathlib import Path
 import click
 
 from cli.io import load_secret_key, read_input
-from ledger import Ledger, check_ledger_file
-from ledger.render import format_time, inert, render_text, report_json, signatory_json
+from ledger import (
+    Ledger,
+    check_ledger_file,
+    format_time,
+    inert,
+    render_text,
+    report_json,
+    signatory_json,
+)
 
 MAX_ENDORSEMENT_FILE = 65_536
 

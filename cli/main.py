@@ -16,8 +16,7 @@ from cli.cmd_endorse import endorse, inspect
 from cli.cmd_keys import key, keygen
 from cli.cmd_ledger import append, init, list_signatories, verify
 from cli.cmd_statement import statement
-from ledger import LedgerError, VerificationError, __version__
-from ledger.render import inert
+from ledger import LedgerError, VerificationError, __version__, inert
 
 EXIT_OK: Final = 0
 EXIT_NOT_VERIFIED: Final = 1

@@ -1,7 +1,7 @@
 """Regenerate the bundled example ledger deterministically, or check that it is current.
 
-    python docs/example/generate.py            # rewrite docs/example/{ledger.db,endorsements/,keys/}
-    python docs/example/generate.py --check    # exit 1 if the committed example differs
+    python docs/example/generate.py           # rewrite ledger.db, endorsements/, keys/
+    python docs/example/generate.py --check   # exit 1 if the committed example differs
 
 Every key here is a DEMO key derived from a public label (SHA-256 of "endorsement-ledger demo
 key v1: <label>"), so anybody can recompute the secret keys: they prove nothing about the
@@ -36,7 +36,7 @@ ORGANISATIONS: tuple[tuple[str, str | None], ...] = (
     ("Alliance for Childhood European Network Group", None),
     ("Victim Support Europe", None),
     ("Child Fund Alliance", None),
-    ("SOS Children’s Villages Europe", None),
+    ("SOS Children\u2019s Villages Europe", None),
     ("Hope and Homes for Children", None),
     ("Child Helpline International", None),
     ("ChildFocus", "BE"),

@@ -45,6 +45,7 @@ from ledger.model import (
     VerifiedEndorsement,
     VerifiedEntry,
 )
+from ledger.render import format_time, inert, render_text, report_json, signatory_json
 from ledger.statement import canonicalize, format_statement_hash, statement_hash
 from ledger.verify import Problem, Report, Signatory, check_entries, iter_verified
 
@@ -81,12 +82,17 @@ __all__ = [
     "encode_entry",
     "endorse",
     "format_statement_hash",
+    "format_time",
+    "inert",
     "inspect_bytes",
     "iter_verified",
     "read_passphrase_file",
     "read_public_key",
     "read_secret_key",
+    "render_text",
+    "report_json",
     "secret_key_is_encrypted",
+    "signatory_json",
     "statement_hash",
     "verify_endorsement",
     "write_key_pair",

@@ -68,7 +68,7 @@ import base64
 import binascii
 import hashlib
 import hmac
-import os
+import secrets
 import unicodedata
 from typing import Final
 
@@ -617,8 +617,8 @@ class SigningKey:
         """
         passphrase = _check_passphrase(passphrase)
         log2n = _check_log2n(log2n)
-        salt = os.urandom(_SALT_SIZE)
-        nonce = os.urandom(_NONCE_SIZE)
+        salt = secrets.token_bytes(_SALT_SIZE)
+        nonce = secrets.token_bytes(_NONCE_SIZE)
         header = f"{ENCRYPTED_PREFIX}{self._name}:"
         key = _scrypt(passphrase, salt, log2n)
         ciphertext = ChaCha20Poly1305(key).encrypt(nonce, self._seed, header.encode("utf-8"))

@@ -115,13 +115,7 @@ def _perfect_nodes(start: int, end: int) -> list[_Node]:
 def _resolve(source: SubtreeSource, ranges: Sequence[_Range]) -> list[bytes]:
     """MTH of each range, fetching all perfect subtrees in one batch when the source can."""
     groups = [_perfect_nodes(start, end) for start, end in ranges]
-    nodes = [node for group in groups for node in group]
-    if isinstance(source, BatchSubtreeSource):
-        fetched = list(source.subtree_hashes(nodes))
-        if len(fetched) != len(nodes):
-            raise StoreError(f"subtree source returned {len(fetched)} hashes for {len(nodes)}")
-    else:
-        fetched = [source.subtree_hash(level, index) for level, index in nodes]
+    fetched = _fetch(source, [node for group in groups for node in group])
     hashes: list[bytes] = []
     position = 0
     for group in groups:
@@ -513,3 +507,75 @@ class MemoryTree:
                 f"no complete subtree ({level}, {index}) in a tree of size {self.size}"
             )
         return self._levels[level][index]
+
+
+class CompactRange:
+    """The right edge of a growing tree: O(log n) memory, for streaming roots.
+
+    Holds the hashes of the perfect subtrees that decompose leaves [0, size), largest first
+    (one per set bit of size). Appending a leaf merges equal-sized neighbours; the RFC 9162
+    root folds the stack from the right, because MTH peels one perfect subtree per set bit of
+    the size, high to low (see ``_perfect_nodes``).
+    """
+
+    def __init__(self, size: int = 0, hashes: Sequence[bytes] = ()) -> None:
+        """Start empty, or from the perfect-subtree hashes of a tree of ``size`` leaves.
+
+        Raises:
+            UsageError: ``hashes`` does not hold one hash per set bit of ``size``.
+        """
+        if len(hashes) != size.bit_count():
+            raise UsageError(
+                f"a compact range of size {size} has {size.bit_count()} hashes, got {len(hashes)}"
+            )
+        for value in hashes:
+            _check_hash(value, "subtree hash")
+        self._size = size
+        self._stack: list[tuple[int, bytes]] = []
+        for level in sorted(
+            (bit for bit in range(size.bit_length()) if size >> bit & 1), reverse=True
+        ):
+            self._stack.append((level, hashes[len(self._stack)]))
+
+    @classmethod
+    def from_source(cls, source: SubtreeSource, size: int) -> CompactRange:
+        """The compact range of the first ``size`` leaves of a stored tree (O(log n) reads)."""
+        return cls(size, _fetch(source, _perfect_nodes(0, size)))
+
+    @property
+    def size(self) -> int:
+        """Number of leaves covered."""
+        return self._size
+
+    @property
+    def hashes(self) -> list[bytes]:
+        """The perfect-subtree hashes, largest first."""
+        return [value for _, value in self._stack]
+
+    def append(self, leaf_hash: bytes) -> None:
+        """Add the next leaf hash (amortised O(1) hashing)."""
+        level, value = 0, leaf_hash
+        while self._stack and self._stack[-1][0] == level:
+            _, left = self._stack.pop()
+            value = hash_children(left, value)
+            level += 1
+        self._stack.append((level, value))
+        self._size += 1
+
+    def root(self) -> bytes:
+        """RFC 9162 MTH of the leaves covered so far (``EMPTY_ROOT`` when empty)."""
+        if not self._stack:
+            return EMPTY_ROOT
+        value = self._stack[-1][1]
+        for _, left in reversed(self._stack[:-1]):
+            value = hash_children(left, value)
+        return value
+
+
+def _fetch(source: SubtreeSource, nodes: Sequence[_Node]) -> list[bytes]:
+    if isinstance(source, BatchSubtreeSource):
+        fetched = list(source.subtree_hashes(nodes))
+        if len(fetched) != len(nodes):
+            raise StoreError(f"subtree source returned {len(fetched)} hashes for {len(nodes)}")
+        return fetched
+    return [source.subtree_hash(level, index) for level, index in nodes]

@@ -24,7 +24,7 @@ from ledger.cose import decode_endorsement, verify_endorsement
 from ledger.entry import ZERO_HASH, decode_entry
 from ledger.errors import FormatError, LedgerError, VerificationError
 from ledger.keys import VerifyingKey
-from ledger.merkle import hash_leaf
+from ledger.merkle import CompactRange, hash_leaf
 from ledger.model import (
     Action,
     Entry,
@@ -79,10 +79,12 @@ class Report:
             did not, None when none was given.
         problems: every failure found (capped at ``MAX_PROBLEMS``; ``problems_truncated`` says).
         signatories: current signatories from verified entries, in entry order.
+        root: RFC 9162 Merkle root of all the entries read.
         failed_checks: names of the checks that failed (a subset of ``CHECKS``).
     """
 
     size: int
+    root: bytes
     genesis: Genesis | None
     statement_hash: bytes | None
     statement_checked: bool | None
@@ -104,13 +106,17 @@ class Report:
 class EntryChecker:
     """Checks entries one at a time, in order, keeping O(signers) state."""
 
-    def __init__(self, statement: bytes | None = None) -> None:
+    def __init__(self, statement: bytes | None = None, *, roots_at: Iterable[int] = ()) -> None:
         """Start before entry 0.
 
         Args:
             statement: the statement text the reader holds (raw bytes; canonicalised here),
                 to compare with the ledger's. None to skip that comparison.
+            roots_at: tree sizes at which to record the Merkle root (for checkpoints).
         """
+        self.tree = CompactRange()
+        self._wanted_roots = frozenset(roots_at)
+        self.roots: dict[int, bytes] = {}
         self._given_statement = statement
         self.statement_checked: bool | None = None
         self.expected_seq = 0
@@ -128,6 +134,9 @@ class EntryChecker:
         hash either way, so one bad entry does not hide the state of the ones after it.
         """
         leaf_hash = hash_leaf(raw)
+        self.tree.append(leaf_hash)
+        if self.tree.size in self._wanted_roots:
+            self.roots[self.tree.size] = self.tree.root()
         before = len(self.problems)
         try:
             entry = decode_entry(raw)
@@ -269,6 +278,7 @@ class EntryChecker:
         truncated = len(problems) > MAX_PROBLEMS
         return Report(
             size=size,
+            root=self.tree.root(),
             genesis=self.genesis,
             statement_hash=self.statement_hash,
             statement_checked=self.statement_checked,

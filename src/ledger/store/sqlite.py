@@ -12,7 +12,7 @@ completes, O(log n) amortised 2 rows; a root or proof at any earlier size reads 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
@@ -156,6 +156,30 @@ class SqliteStore:
                 f"tree node ({level}, {index})",
             )
         )
+
+    def subtree_hashes(self, nodes: Sequence[tuple[int, int]]) -> list[bytes]:
+        """Hashes of several perfect subtrees in two queries (a proof's worth of nodes)."""
+        leaves = [index for level, index in nodes if level == 0]
+        inner = [(level, index) for level, index in nodes if level > 0]
+        found: dict[tuple[int, int], bytes] = {}
+        if leaves:
+            marks = ",".join("?" * len(leaves))
+            for seq, value in self._query(
+                f"SELECT seq, leaf_hash FROM entries WHERE seq IN ({marks})",  # noqa: S608
+                tuple(leaves),
+            ):
+                found[(0, int(seq))] = bytes(value)
+        if inner:
+            marks = ",".join(["(?, ?)"] * len(inner))
+            for level, index, value in self._query(
+                f"SELECT level, idx, hash FROM tree WHERE (level, idx) IN (VALUES {marks})",  # noqa: S608
+                tuple(x for node in inner for x in node),
+            ):
+                found[(int(level), int(index))] = bytes(value)
+        missing = [node for node in nodes if node not in found]
+        if missing:
+            raise StoreError(f"{self._path}: missing tree node(s) {missing[:3]}")
+        return [found[node] for node in nodes]
 
     def meta(self, name: str) -> bytes | None:
         """A metadata value, or None."""
