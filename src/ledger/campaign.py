@@ -218,6 +218,8 @@ class Ledger:
                     signed = verified.signed
                     # Re-checked under the write lock: another writer may have won the race.
                     if writer.live_entry_for_key(signed.key_id) is not None:
+                        if atomic:  # raising inside the writer rolls the whole batch back
+                            raise VerificationError(f"{label}: the key endorsed meanwhile")
                         rejected.append(Rejected(label, "the key endorsed meanwhile"))
                         continue
                     entry = Entry(

@@ -246,10 +246,13 @@ class Fields:
 
 
 def _kind(value: object) -> str:
-    return {
-        dict: "a map",
-        list: "an array",
-        bytes: "a byte string",
-        str: "a text string",
-        int: "an integer",
-    }.get(type(value), type(value).__name__)
+    for kinds, name in (
+        ((Mapping,), "a map"),
+        ((list, tuple), "an array"),
+        ((bytes,), "a byte string"),
+        ((str,), "a text string"),
+        ((int,), "an integer"),
+    ):
+        if isinstance(value, kinds):
+            return name
+    return type(value).__name__

@@ -69,7 +69,11 @@ def encode_payload(endorsement: Endorsement) -> bytes:
     for key, value in ((6, endorsement.domain), (7, endorsement.url), (8, endorsement.country)):
         if value is not None:
             fields[key] = value
-    return codec.encode(fields)
+    data = codec.encode(fields)
+    # One encoding per payload, both ways: never sign what decode_payload would refuse.
+    if decode_payload(data) != endorsement:
+        raise FormatError("payload: does not survive a decode round trip")
+    return data
 
 
 def decode_payload(data: bytes) -> Endorsement:
@@ -92,7 +96,10 @@ def decode_payload(data: bytes) -> Endorsement:
         country=fields.optional_text(8, "country", max_len=2),
     )
     fields.finish()
-    _check_payload(endorsement)
+    try:
+        _check_payload(endorsement)
+    except FormatError as exc:
+        raise FormatError(f"payload: {exc}") from None
     return endorsement
 
 

@@ -46,7 +46,7 @@ def encode_entry(entry: Entry) -> bytes:
         raise FormatError(f"entry {entry.seq}: unsupported version {entry.version}")
     body: object
     if isinstance(entry.body, Genesis):
-        if entry.type is not EntryType.GENESIS:
+        if entry.type != EntryType.GENESIS:
             raise FormatError(f"entry {entry.seq}: genesis body in a non-genesis entry")
         _check_genesis(entry.body)
         body = {
@@ -56,7 +56,7 @@ def encode_entry(entry: Entry) -> bytes:
             3: entry.body.log_key,
         }
     else:
-        if entry.type is EntryType.GENESIS:
+        if entry.type == EntryType.GENESIS:
             raise FormatError(f"entry {entry.seq}: genesis entry without a genesis body")
         body = entry.body
     if len(entry.prev) != HASH_SIZE or len(entry.statement_hash) != HASH_SIZE:
@@ -74,6 +74,9 @@ def encode_entry(entry: Entry) -> bytes:
     )
     if len(data) > MAX_ENTRY_BYTES:
         raise FormatError(f"entry {entry.seq}: {len(data)} bytes exceeds {MAX_ENTRY_BYTES}")
+    # One encoding per entry, both ways: never write what decode_entry would refuse to read.
+    if decode_entry(data) != entry:
+        raise FormatError(f"entry {entry.seq}: does not survive a decode round trip")
     return data
 
 

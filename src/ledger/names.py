@@ -1,20 +1,24 @@
 """Rules for short display texts that come from organisations: names, titles, origins.
 
 An organisation may call itself anything, so these texts are checked only for what would make
-them lie about themselves on a screen: control characters, line breaks, and the bidirectional
-controls that can reorder what a reader sees ("Trojan Source"). Escaping for HTML and terminals
-happens where they are displayed.
+them lie about themselves on a screen: control characters, line breaks, the bidirectional
+controls that can reorder what a reader sees ("Trojan Source"), and invisible format characters
+(zero-width spaces, soft hyphens, tag characters) that make two different names look the same.
+The zero-width joiner and non-joiner (U+200D, U+200C) stay allowed: several scripts need them
+to spell words correctly. Escaping for HTML and terminals happens where text is displayed.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from urllib.parse import urlsplit
 
 from ledger.errors import FormatError
 
 # Bidirectional embeddings, overrides and isolates, plus the marks that steer them.
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_JOINERS = frozenset("\u200c\u200d")
 _DOMAIN_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 _COUNTRY = re.compile(r"[A-Z]{2}")
 
@@ -40,10 +44,11 @@ def check_display_text(text: str, what: str, *, max_len: int) -> str:
         raise FormatError(f"{what} is longer than {max_len} characters")
     for column, char in enumerate(text, 1):
         category = unicodedata.category(char)
-        if char in _BIDI or category in ("Cc", "Cs", "Co", "Cn", "Zl", "Zp"):
+        invisible = category == "Cf" and char not in _JOINERS
+        if char in _BIDI or invisible or category in ("Cc", "Cs", "Co", "Cn", "Zl", "Zp"):
             raise FormatError(
-                f"{what}: character {column} is U+{ord(char):04X}, which is not "
-                "allowed (control, line break or bidirectional control)"
+                f"{what}: character {column} is U+{ord(char):04X}, which is not allowed "
+                "(control, line break, bidirectional control or invisible character)"
             )
     if unicodedata.normalize("NFC", text) != text:
         raise FormatError(f"{what} is not in Unicode NFC form")
@@ -75,6 +80,7 @@ def check_country(country: str) -> str:
 def check_url(url: str) -> str:
     """Accept an absolute http(s) URL without white space or controls, or raise FormatError."""
     check_display_text(url, "url", max_len=2048)
-    if not url.startswith(("https://", "http://")) or any(c.isspace() for c in url):
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
         raise FormatError(f"url {url[:80]!r} must be an absolute http:// or https:// URL")
     return url

@@ -96,18 +96,27 @@ class SqliteStore:
         """
         if not path.is_file():
             raise StoreError(f"{path}: no such ledger file")
+        if path.stat().st_size == 0:
+            raise StoreError(f"{path} is empty, not a ledger file")
+        # Identify the file read-only first: a foreign file is refused before anything (the
+        # journal mode included) is written to it.
         try:
-            db = _connect_readonly(path) if readonly else _connect(path)
-            app_id = db.execute("PRAGMA application_id").fetchone()[0]
-            version = db.execute("PRAGMA user_version").fetchone()[0]
+            probe = _connect_readonly(path)
+            try:
+                app_id = probe.execute("PRAGMA application_id").fetchone()[0]
+                version = probe.execute("PRAGMA user_version").fetchone()[0]
+            finally:
+                probe.close()
         except sqlite3.Error as exc:
             raise StoreError(f"{path} is not a ledger file ({exc})") from None
         if app_id != APPLICATION_ID:
-            db.close()
             raise StoreError(f"{path} is a SQLite file but not a ledger")
         if version != SCHEMA_VERSION:
-            db.close()
             raise StoreError(f"{path}: unsupported ledger schema version {version}")
+        try:
+            db = _connect_readonly(path) if readonly else _connect(path)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open {path}: {exc}") from None
         return cls(db, path)
 
     @property
@@ -193,8 +202,8 @@ class SqliteStore:
 
     def add_checkpoint(self, size: int, created: int, note: str) -> None:
         """Record a checkpoint the log signed."""
-        with self.writer():
-            self._db.execute(
+        with self.writer() as writer:
+            writer.execute(
                 "INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?)", (size, created, note)
             )
 
@@ -213,7 +222,7 @@ class SqliteStore:
         except sqlite3.OperationalError as exc:
             raise StoreError(f"{self._path}: cannot take the write lock ({exc})") from None
         try:
-            yield _SqliteWriter(self._db, self)
+            yield _SqliteWriter(self._db, self)  # raises StoreError on a broken file
         except BaseException:
             self._db.rollback()
             raise
@@ -246,7 +255,12 @@ class _SqliteWriter:
     def __init__(self, db: sqlite3.Connection, store: SqliteStore) -> None:
         self._db = db
         self._store = store
-        row = db.execute("SELECT seq, leaf_hash FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
+        try:
+            row = db.execute(
+                "SELECT seq, leaf_hash FROM entries ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{store.location}: read failed ({exc})") from None
         self._size = 0 if row is None else int(row[0]) + 1
         self._tip = bytes(32) if row is None else bytes(row[1])
         self._nodes: dict[tuple[int, int], bytes] = {}
@@ -286,7 +300,14 @@ class _SqliteWriter:
         return seq
 
     def set_meta(self, name: str, value: bytes) -> None:
-        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, value))
+        self.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, value))
+
+    def execute(self, sql: str, args: tuple[object, ...]) -> None:
+        """Run one write statement in this transaction, mapping failures to StoreError."""
+        try:
+            self._db.execute(sql, args)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self._store.location}: write failed ({exc})") from None
 
     def _node(self, level: int, index: int) -> bytes:
         cached = self._nodes.get((level, index))
