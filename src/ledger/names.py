@@ -81,6 +81,10 @@ def check_url(url: str) -> str:
     """Accept an absolute http(s) URL without white space or controls, or raise FormatError."""
     check_display_text(url, "url", max_len=2048)
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
+    if (
+        not url.startswith(("https://", "http://"))
+        or not parts.hostname
+        or any(c.isspace() for c in url)
+    ):
         raise FormatError(f"url {url[:80]!r} must be an absolute http:// or https:// URL")
     return url
