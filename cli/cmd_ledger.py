@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from cli.io import load_secret_key, read_input
+from cli.io import load_log_key, load_policy, load_secret_key, read_input
 from ledger import (
     Ledger,
     check_ledger_file,
@@ -153,15 +153,57 @@ def list_signatories(source: str, as_json: bool) -> None:
     type=click.Path(dir_okay=False, allow_dash=True),
     help="The statement text you hold: check it is the ledger's.",
 )
+@click.option(
+    "--checkpoint",
+    "saved_path",
+    type=click.Path(dir_okay=False),
+    help="A checkpoint you saved earlier: check nothing was rewritten or cut since.",
+)
+@click.option(
+    "--incremental",
+    is_flag=True,
+    help="Trust --checkpoint and check only the entries added after it.",
+)
+@click.option(
+    "--log-pub",
+    help="The log key you trust (C2SP verifier key, or a file holding "
+    "it or our .pub); default: the key the ledger names.",
+)
+@click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(dir_okay=False),
+    help="Witness policy (C2SP tlog-policy) the checkpoint's cosignatures must meet.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the versioned JSON report.")
-def verify(source: str, statement_path: str | None, as_json: bool) -> None:
-    """Verify every entry of a ledger and print what is proven and what is not.
+def verify(
+    source: str,
+    statement_path: str | None,
+    saved_path: str | None,
+    incremental: bool,
+    log_pub: str | None,
+    policy_path: str | None,
+    as_json: bool,
+) -> None:
+    """Verify a ledger and print what is proven and what is not.
 
-    Exit code 0: verified; 1: does not verify (the report names each failing entry); 2: usage
-    or input error.
+    Checks every entry (encoding, sequence, links, statement, signatures, signers, times), then
+    the ledger's signed checkpoint, consistency with a checkpoint you saved (--checkpoint), and
+    witness cosignatures (--policy). Exit code 0: verified; 1: does not verify (the report names
+    each failing entry and check); 2: usage or input error.
     """
     statement = None if statement_path is None else read_input(statement_path, what="statement")
-    report = check_ledger_file(Path(source), statement=statement)
+    saved = (
+        None if saved_path is None else read_input(saved_path, what="checkpoint", limit=1024 * 1024)
+    )
+    report = check_ledger_file(
+        Path(source),
+        statement=statement,
+        saved_checkpoint=saved,
+        log_key=load_log_key(log_pub) if log_pub else None,
+        policy=load_policy(policy_path) if policy_path else None,
+        incremental=incremental,
+    )
     if as_json:
         click.echo(json.dumps(report_json(report, source), indent=2, ensure_ascii=False))
     else:

@@ -11,10 +11,14 @@ from typing import Final
 import click
 
 from ledger import (
+    Policy,
     SigningKey,
     StoreError,
     UsageError,
+    VerifyingKey,
+    parse_policy,
     read_passphrase_file,
+    read_public_key,
     read_secret_key,
     secret_key_is_encrypted,
 )
@@ -99,3 +103,23 @@ def hint(message: str) -> None:
 def warn(message: str) -> None:
     """Print ``ledger: warning: ...`` on standard error."""
     click.echo(f"ledger: warning: {message}", err=True)
+
+
+def load_log_key(value: str) -> VerifyingKey:
+    """A log key given as a C2SP verifier key string, or as a file holding one or our .pub."""
+    if "+" in value and not Path(value).exists():
+        return VerifyingKey.from_verifier_key(value)
+    text = read_input(value, what="log key", limit=4096).decode("utf-8", "replace").strip()
+    if text.startswith("ledger-pub1:"):
+        return read_public_key(Path(value))
+    return VerifyingKey.from_verifier_key(text)
+
+
+def load_policy(path: str) -> Policy:
+    """Read and parse a witness policy file (C2SP tlog-policy)."""
+    data = read_input(path, what="policy", limit=1024 * 1024)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"policy {path} is not UTF-8 text") from None
+    return parse_policy(text)

@@ -15,6 +15,7 @@ import click
 from cli.cmd_endorse import endorse, inspect
 from cli.cmd_keys import key, keygen
 from cli.cmd_ledger import append, init, list_signatories, verify
+from cli.cmd_log import checkpoint, prove, verify_proof
 from cli.cmd_statement import statement
 from ledger import LedgerError, VerificationError, __version__, inert
 
@@ -54,7 +55,20 @@ def cli() -> None:
     """
 
 
-for command in (statement, keygen, key, endorse, inspect, init, append, list_signatories, verify):
+for command in (
+    statement,
+    keygen,
+    key,
+    endorse,
+    inspect,
+    init,
+    append,
+    list_signatories,
+    verify,
+    checkpoint,
+    prove,
+    verify_proof,
+):
     cli.add_command(command)
 
 

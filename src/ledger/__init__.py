@@ -22,11 +22,12 @@ Errors: every failure is a ``LedgerError``: ``FormatError`` (cannot decode),
 
 from __future__ import annotations
 
-from ledger.campaign import AppendResult, Ledger, Rejected, check_ledger_file
+from ledger.audit import check_ledger_file
+from ledger.campaign import AppendResult, Ledger, Rejected
 from ledger.cose import decode_endorsement, endorse, verify_endorsement
 from ledger.entry import decode_entry, encode_entry
 from ledger.errors import FormatError, LedgerError, StoreError, UsageError, VerificationError
-from ledger.inspect import inspect_bytes
+from ledger.inspect import describe_entry, inspect_bytes
 from ledger.keyfile import (
     read_passphrase_file,
     read_public_key,
@@ -35,8 +36,10 @@ from ledger.keyfile import (
     write_key_pair,
 )
 from ledger.keys import SigningKey, VerifyingKey
+from ledger.merkle import hash_leaf
 from ledger.model import (
     Action,
+    CheckpointInfo,
     Endorsement,
     Entry,
     EntryType,
@@ -45,6 +48,9 @@ from ledger.model import (
     VerifiedEndorsement,
     VerifiedEntry,
 )
+from ledger.note import open_checkpoint, parse_tlog_proof, verify_tlog_proof
+from ledger.policy import Policy, explain_policy, parse_policy, policy_satisfied
+from ledger.proofs import ConsistencyProof, InclusionProof
 from ledger.render import format_time, inert, render_text, report_json, signatory_json
 from ledger.statement import canonicalize, format_statement_hash, statement_hash
 from ledger.verify import Problem, Report, Signatory, check_entries, iter_verified
@@ -54,13 +60,17 @@ __version__ = "0.1.0"
 __all__ = [
     "Action",
     "AppendResult",
+    "CheckpointInfo",
+    "ConsistencyProof",
     "Endorsement",
     "Entry",
     "EntryType",
     "FormatError",
     "Genesis",
+    "InclusionProof",
     "Ledger",
     "LedgerError",
+    "Policy",
     "Problem",
     "Rejected",
     "Report",
@@ -79,13 +89,20 @@ __all__ = [
     "check_ledger_file",
     "decode_endorsement",
     "decode_entry",
+    "describe_entry",
     "encode_entry",
     "endorse",
+    "explain_policy",
     "format_statement_hash",
     "format_time",
+    "hash_leaf",
     "inert",
     "inspect_bytes",
     "iter_verified",
+    "open_checkpoint",
+    "parse_policy",
+    "parse_tlog_proof",
+    "policy_satisfied",
     "read_passphrase_file",
     "read_public_key",
     "read_secret_key",
@@ -95,5 +112,6 @@ __all__ = [
     "signatory_json",
     "statement_hash",
     "verify_endorsement",
+    "verify_tlog_proof",
     "write_key_pair",
 ]

@@ -15,12 +15,25 @@ from types import TracebackType
 
 from attrs import frozen
 
+from ledger import merkle
 from ledger.cose import decode_endorsement, verify_endorsement
 from ledger.entry import ZERO_HASH, decode_entry, encode_entry
 from ledger.errors import FormatError, StoreError, UsageError, VerificationError
-from ledger.keys import SigningKey
+from ledger.keys import SigningKey, VerifyingKey
 from ledger.merkle import hash_leaf
 from ledger.model import Action, Entry, EntryType, Genesis, VerifiedEndorsement
+from ledger.note import (
+    Checkpoint,
+    TlogProof,
+    add_signature,
+    format_note,
+    format_tlog_proof,
+    parse_checkpoint,
+    parse_note,
+    parse_signature_lines,
+    sign_checkpoint,
+)
+from ledger.proofs import ConsistencyProof, InclusionProof, prove_consistency, prove_inclusion
 from ledger.statement import canonicalize
 from ledger.store import SqliteStore, create_store, open_store
 from ledger.verify import Report, check_entries
@@ -236,6 +249,121 @@ class Ledger:
                     )
         return AppendResult(tuple(appended), tuple(rejected))
 
+    def checkpoint(self, log_key: SigningKey, *, now: int | None = None) -> bytes:
+        """Sign a C2SP checkpoint of the whole ledger with the log key and record it.
+
+        Returns:
+            The signed note (``origin``, size, base64 root; signed by the log key).
+
+        Raises:
+            UsageError: ``log_key`` is not the key the genesis entry names.
+        """
+        if log_key.public.to_verifier_key() != self.genesis.log_key:
+            raise UsageError(
+                f"this is not the ledger's log key (the genesis entry names {self.genesis.log_key})"
+            )
+        size = self.size
+        body = Checkpoint(self.genesis.origin, size, merkle.root(self.store, size))
+        note = sign_checkpoint(body, log_key)
+        self.store.add_checkpoint(size, _now(now), note.decode("utf-8"))
+        return note
+
+    def latest_checkpoint(self) -> bytes | None:
+        """The most recent checkpoint the log signed (with any cosignatures), if any."""
+        note = self.store.latest_checkpoint()
+        return None if note is None else note.encode("utf-8")
+
+    def latest_checkpoint_with_size(self) -> tuple[bytes, int]:
+        """The latest checkpoint and the size it covers.
+
+        Raises:
+            UsageError: the ledger has no checkpoint.
+        """
+        note = self.latest_checkpoint()
+        if note is None:
+            raise UsageError("the ledger has no checkpoint yet: run `ledger checkpoint` first")
+        return note, parse_checkpoint(parse_note(note).text).size
+
+    def add_cosignatures(self, lines: bytes) -> bytes:
+        """Attach witness cosignature lines (a tlog-witness response) to the latest checkpoint.
+
+        The lines are checked for form only; readers verify them against their own policy.
+
+        Returns:
+            The checkpoint note with the cosignatures.
+
+        Raises:
+            UsageError: the ledger has no checkpoint. FormatError: malformed lines.
+        """
+        current, _ = self.latest_checkpoint_with_size()
+        note = parse_note(current)
+        for signature in parse_signature_lines(lines):
+            note = add_signature(note, signature)
+        updated = format_note(note)
+        self.store.replace_checkpoint(current.decode("utf-8"), updated.decode("utf-8"))
+        return updated
+
+    def prove_inclusion(self, index: int, size: int | None = None) -> InclusionProof:
+        """Inclusion proof of entry ``index`` in the tree of ``size`` entries (default: all).
+
+        Raises:
+            UsageError: ``index`` or ``size`` out of range.
+        """
+        return prove_inclusion(self.store, index, self._size_arg(size))
+
+    def prove_consistency(self, old_size: int, size: int | None = None) -> ConsistencyProof:
+        """Consistency proof from ``old_size`` to ``size`` entries (default: all).
+
+        Raises:
+            UsageError: sizes out of range.
+        """
+        return prove_consistency(self.store, old_size, self._size_arg(size))
+
+    def tlog_proof(self, index: int) -> bytes:
+        """Offline evidence that entry ``index`` is in the log: a C2SP ``tlog-proof@v1`` file.
+
+        It holds the inclusion proof against the latest checkpoint (with its cosignatures).
+
+        Raises:
+            UsageError: no checkpoint covers ``index`` yet.
+        """
+        note, size = self.latest_checkpoint_with_size()
+        if index >= size:
+            raise UsageError(
+                f"the latest checkpoint covers {size} entries, not entry {index}: "
+                "run `ledger checkpoint`"
+            )
+        path = merkle.prove_inclusion(self.store, index, size)
+        # The extra data carries the entry itself, so the file is evidence on its own: what
+        # was endorsed, by which key, and that the log included it.
+        return format_tlog_proof(
+            TlogProof(
+                index=index,
+                inclusion_proof=tuple(path),
+                checkpoint=note,
+                extra=self.store.entry(index),
+            )
+        )
+
+    def entry_of_key(self, key: VerifyingKey) -> int:
+        """The entry number of the live endorsement made with ``key``.
+
+        Raises:
+            UsageError: the key has no live endorsement in this ledger.
+        """
+        seq = self.store.live_entry_for_key(key.key_id)
+        if seq is None:
+            raise UsageError(f"key {key.fingerprint} has no endorsement in this ledger")
+        return seq
+
+    def _size_arg(self, size: int | None) -> int:
+        total = self.size
+        if size is None:
+            return total
+        if not 0 <= size <= total:
+            raise UsageError(f"size {size} is out of range: the ledger has {total} entries")
+        return size
+
     def iter_raw(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, bytes]]:
         """Yield ``(seq, entry bytes)`` in order, streaming from the store."""
         return self.store.iter_entries(start, end)
@@ -266,16 +394,3 @@ def _now(now: int | None) -> int:
     if value < 0:
         raise UsageError("time must not be before 1970")
     return value
-
-
-def check_ledger_file(location: str | Path, *, statement: bytes | None = None) -> Report:
-    """Verify a ledger file read-only and return the report, even if entry 0 is broken.
-
-    Raises:
-        StoreError: the file is missing or not a ledger (no report can be made).
-    """
-    store = open_store(location, readonly=True)
-    try:
-        return check_entries(store.iter_entries(), statement=statement)
-    finally:
-        store.close()

@@ -37,7 +37,7 @@ def inspect_bytes(data: bytes) -> dict[str, Any]:
     if data[:1] == b"\xd2":
         return _describe_endorsement(data)
     if data[:1] and 0xA0 <= data[0] <= 0xB7:
-        return _describe_entry(data)
+        return describe_entry(data)
     text = _as_text(data)
     if text.startswith(PUBLIC_PREFIX) or "+" in text.split(":", 1)[0]:
         key = (
@@ -86,7 +86,8 @@ def _describe_endorsement(data: bytes) -> dict[str, Any]:
     return info
 
 
-def _describe_entry(data: bytes) -> dict[str, Any]:
+def describe_entry(data: bytes) -> dict[str, Any]:
+    """Describe one entry's bytes (and its endorsement, verified), as ``inspect_bytes`` does."""
     entry = decode_entry(data)
     info: dict[str, Any] = {
         "kind": f"ledger entry ({entry.type.name.lower()})",

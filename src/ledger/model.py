@@ -150,3 +150,20 @@ class VerifiedEntry:
     def seq(self) -> int:
         """The entry's sequence number."""
         return self.entry.seq
+
+
+@frozen
+class CheckpointInfo:
+    """A checkpoint whose log signature verified, summarised for reports.
+
+    Attributes:
+        origin: the log origin.
+        size: number of entries it covers.
+        root: its RFC 9162 root.
+        witnesses: (witness name, cosignature time) of each verified cosignature.
+    """
+
+    origin: str
+    size: int
+    root: bytes = field(repr=lambda b: b.hex()[:16] + "…")
+    witnesses: tuple[tuple[str, int], ...] = ()

@@ -83,6 +83,7 @@ __all__ = [
     "open_note",
     "parse_checkpoint",
     "parse_note",
+    "parse_signature_lines",
     "parse_tlog_proof",
     "parse_witness_verifier_key",
     "sign_checkpoint",
@@ -277,6 +278,33 @@ def parse_note(data: bytes) -> Note:
     text, block = whole[: split + 1], whole[split + 2 :]
     if (problem := _text_problem(text)) is not None:
         raise FormatError(problem)
+    return Note(text, _signature_block(block))
+
+
+def parse_signature_lines(data: bytes) -> tuple[NoteSignature, ...]:
+    """Parse a block of signature lines alone (as a tlog-witness response body carries them).
+
+    Args:
+        data: one or more ``"— <name> <base64>\\n"`` lines.
+
+    Returns:
+        The signatures, in order.
+
+    Raises:
+        FormatError: not UTF-8, a malformed or repeated line, or too many lines.
+    """
+    if len(data) > MAX_NOTE_SIZE:
+        raise FormatError(f"signature lines exceed {MAX_NOTE_SIZE} bytes")
+    try:
+        block = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FormatError(f"signature lines are not valid UTF-8 (byte {exc.start})") from None
+    if (found := _CONTROL.search(block)) is not None:
+        raise FormatError(f"signature lines contain control character U+{ord(found.group()):04X}")
+    return _signature_block(block)
+
+
+def _signature_block(block: str) -> tuple[NoteSignature, ...]:
     if not block.endswith("\n"):
         raise FormatError("note must end with a signature line and a newline")
     lines = block[:-1].split("\n")
@@ -287,7 +315,7 @@ def parse_note(data: bytes) -> Note:
         sig = _parse_signature_line(number, line)
         if signatures.setdefault((sig.name, sig.key_id), sig) is not sig:
             raise FormatError(f"signature line {number} repeats a key name and key id")
-    return Note(text, tuple(signatures.values()))
+    return tuple(signatures.values())
 
 
 def _parse_signature_line(number: int, line: str) -> NoteSignature:

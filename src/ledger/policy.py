@@ -134,7 +134,8 @@ class Policy:
         """Check that names, thresholds and references are consistent.
 
         Raises:
-            UsageError: duplicate or undefined names, a bad threshold, or a forward reference.
+            UsageError: duplicate or undefined names, a bad threshold, a forward reference, or
+                a name that is a group member more than once.
         """
         defined: set[str] = {w.name for w in self.witnesses}
         if len(defined) != len(self.witnesses) or NONE in defined:
@@ -145,6 +146,9 @@ class Policy:
             if not set(group.members) <= defined or not 1 <= group.threshold <= len(group.members):
                 raise UsageError(f"group {group.name!r} has undefined members or a bad threshold")
             defined.add(group.name)
+        members = [m for group in self.groups for m in group.members]
+        if len(set(members)) != len(members):
+            raise UsageError("a name is a group member more than once")
         if self.quorum != NONE and self.quorum not in defined:
             raise UsageError(f"quorum {self.quorum!r} is not defined")
 

@@ -6,10 +6,12 @@ the terminal shows characters, never control sequences or reordered text.
 
 from __future__ import annotations
 
+import base64
 import time
 import unicodedata
 from typing import Any, Final
 
+from ledger.model import CheckpointInfo
 from ledger.verify import CHECKS, Report, Signatory
 
 REPORT_SCHEMA: Final = "endorsement-ledger/verify-report/v1"
@@ -22,16 +24,31 @@ CHECK_TEXT: Final = {
     "signatures": "every endorsement is signed by the key it names, for this statement",
     "signers": "no key has more than one live endorsement",
     "times": "record times never go backwards",
+    "checkpoint": "the log signed a checkpoint whose Merkle root is the root of these entries",
+    "consistency": "the ledger extends the checkpoint you saved: nothing rewritten or cut",
+    "witnesses": "independent witnesses cosigned the checkpoint, as your policy requires",
 }
 
-NOT_PROVEN: Final = (
+NOT_RUN_TEXT: Final = {
+    "checkpoint": "the ledger has no signed checkpoint",
+    "consistency": "give --checkpoint with a checkpoint you saved earlier",
+    "witnesses": "give --policy with the witnesses you trust",
+}
+
+ALWAYS_NOT_PROVEN: Final = (
     "that a key belongs to the organisation it names: no evidence of key publication by the "
     "organisations was checked, so every identity is self-asserted",
     "that the person who signed had authority to commit the organisation",
-    "that this copy is the one everyone else sees, or that no entries were cut from its end "
-    "(compare a signed checkpoint you saved earlier)",
     "the times: 'signed' is the organisation's own claim, 'recorded' the log's",
 )
+NOT_PROVEN_WITHOUT: Final = {
+    "checkpoint": "that the log stands by this list: without a signed checkpoint, anyone "
+    "holding the file could have cut entries from its end",
+    "consistency": "that no entry was removed or rewritten since you last looked: keep this "
+    "checkpoint and give it with --checkpoint next time",
+    "witnesses": "that everyone is shown the same list: only witness cosignatures (--policy) "
+    "show that the log did not fork it",
+}
 
 
 def inert(text: str, limit: int = 200) -> str:
@@ -50,19 +67,33 @@ def format_time(seconds: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
+def check_status(report: Report, check: str) -> str:
+    """``passed``, ``failed`` or ``not run`` for one of ``CHECKS``."""
+    if check in report.failed_checks:
+        return "failed"
+    return "passed" if check in report.checks_run else "not run"
+
+
+def not_proven(report: Report) -> list[str]:
+    """What this verification does not establish, given the checks that ran."""
+    missing = [
+        text
+        for check, text in NOT_PROVEN_WITHOUT.items()
+        if check_status(report, check) != "passed"
+    ]
+    return [*ALWAYS_NOT_PROVEN[:2], *missing, ALWAYS_NOT_PROVEN[2]]
+
+
 def render_text(report: Report, source: str) -> str:
     """The plain-language report: verdict, what was checked, what is not proven, signatories."""
-    lines: list[str] = []
     count = len(report.signatories)
     if report.ok:
-        lines.append(
-            f"VERIFIED: {inert(source)}: {report.size} entries, {count} current signatories"
-        )
+        lines = [f"VERIFIED: {inert(source)}: {report.size} entries, {count} current signatories"]
     else:
-        lines.append(
+        lines = [
             f"DOES NOT VERIFY: {inert(source)}: {len(report.problems)} problem(s) in "
             f"{report.size} entries"
-        )
+        ]
     if report.genesis is not None and report.statement_hash is not None:
         lines += [
             "",
@@ -70,25 +101,43 @@ def render_text(report: Report, source: str) -> str:
             f"  sha256:{report.statement_hash.hex()}",
             f"  log origin: {inert(report.genesis.origin)}",
         ]
-    lines += ["", "What was checked:"]
+    if report.checkpoint is not None:
+        lines.append(f"  checkpoint: {_checkpoint_line(report.checkpoint)}")
+    mode = (
+        "every entry"
+        if report.mode == "full"
+        else f"incremental: entries from {report.entries_from} on, trusting your checkpoint "
+        "for the ones before"
+    )
+    lines += ["", f"What was checked ({mode}):"]
     for check in CHECKS:
-        mark = "FAIL" if check in report.failed_checks else "ok"
-        lines.append(f"  [{mark:>4}] {check:<10} {CHECK_TEXT[check]}")
+        status = check_status(report, check)
+        mark = {"passed": "ok", "failed": "FAIL", "not run": "--"}[status]
+        detail = CHECK_TEXT[check] if status != "not run" else f"not run: {NOT_RUN_TEXT[check]}"
+        lines.append(f"  [{mark:>4}] {check:<11} {detail}")
     if report.statement_checked is not None:
         mark = "ok" if report.statement_checked else "FAIL"
-        lines.append(f"  [{mark:>4}] {'text':<10} the statement text you gave is the ledger's")
+        lines.append(f"  [{mark:>4}] {'text':<11} the statement text you gave is the ledger's")
+    if report.policy_explanation:
+        lines += ["", "Witness policy:"]
+        lines += [f"  {inert(line, 300)}" for line in report.policy_explanation.splitlines()]
     if report.problems:
         lines += ["", "Problems:"]
         lines += [f"  {inert(str(problem), 400)}" for problem in report.problems]
         if report.problems_truncated:
             lines.append("  (more problems were found; only the first ones are listed)")
     lines += ["", "What this does not prove:"]
-    lines += [f"  - {item}" for item in NOT_PROVEN]
+    lines += [f"  - {item}" for item in not_proven(report)]
     lines += ["", f"Signatories ({count}, verified entries only):"]
     lines += [f"  {_signatory_line(s)}" for s in report.signatories]
     if not report.signatories:
         lines.append("  (none)")
     return "\n".join(lines) + "\n"
+
+
+def _checkpoint_line(cp: CheckpointInfo) -> str:
+    witnesses = f", cosigned by {len(cp.witnesses)} witness(es)" if cp.witnesses else ""
+    return f"size {cp.size}, root {_b64(cp.root)}{witnesses}"
 
 
 def _signatory_line(s: Signatory) -> str:
@@ -118,6 +167,18 @@ def signatory_json(s: Signatory) -> dict[str, Any]:
     }
 
 
+def checkpoint_json(cp: CheckpointInfo | None) -> dict[str, Any] | None:
+    """A verified checkpoint as JSON (root in standard base64, as in the checkpoint text)."""
+    if cp is None:
+        return None
+    return {
+        "origin": cp.origin,
+        "size": cp.size,
+        "root": _b64(cp.root),
+        "witnesses": [{"name": name, "timestamp": when} for name, when in cp.witnesses],
+    }
+
+
 def report_json(report: Report, source: str) -> dict[str, Any]:
     """The machine-readable report, schema ``endorsement-ledger/verify-report/v1``."""
     genesis = report.genesis
@@ -125,21 +186,29 @@ def report_json(report: Report, source: str) -> dict[str, Any]:
         "schema": REPORT_SCHEMA,
         "source": source,
         "verified": report.ok,
+        "mode": report.mode,
+        "entries_from": report.entries_from,
         "size": report.size,
+        "root": _b64(report.root),
         "statement_hash": None
         if report.statement_hash is None
         else f"sha256:{report.statement_hash.hex()}",
         "title": None if genesis is None else genesis.title,
         "origin": None if genesis is None else genesis.origin,
         "log_key": None if genesis is None else genesis.log_key,
-        "checks": {
-            check: "failed" if check in report.failed_checks else "passed" for check in CHECKS
-        },
+        "checks": {check: check_status(report, check) for check in CHECKS},
         "statement_text_matches": report.statement_checked,
+        "checkpoint": checkpoint_json(report.checkpoint),
+        "saved_checkpoint": checkpoint_json(report.saved_checkpoint),
+        "policy": report.policy_explanation,
         "problems": [
             {"entry": p.seq, "check": p.check, "message": p.message} for p in report.problems
         ],
         "problems_truncated": report.problems_truncated,
-        "not_proven": list(NOT_PROVEN),
+        "not_proven": not_proven(report),
         "signatories": [signatory_json(s) for s in report.signatories],
     }
+
+
+def _b64(value: bytes) -> str:
+    return base64.b64encode(value).decode("ascii")

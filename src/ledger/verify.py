@@ -22,11 +22,12 @@ from attrs import frozen
 
 from ledger.cose import decode_endorsement, verify_endorsement
 from ledger.entry import ZERO_HASH, decode_entry
-from ledger.errors import FormatError, LedgerError, VerificationError
+from ledger.errors import FormatError, LedgerError, UsageError, VerificationError
 from ledger.keys import VerifyingKey
 from ledger.merkle import CompactRange, hash_leaf
 from ledger.model import (
     Action,
+    CheckpointInfo,
     Entry,
     EntryType,
     Genesis,
@@ -35,7 +36,16 @@ from ledger.model import (
 )
 from ledger.statement import canonicalize, canonicalize_text
 
-CHECKS: Final = ("encoding", "sequence", "links", "statement", "signatures", "signers", "times")
+ENTRY_CHECKS: Final = (
+    "encoding",
+    "sequence",
+    "links",
+    "statement",
+    "signatures",
+    "signers",
+    "times",
+)
+CHECKS: Final = (*ENTRY_CHECKS, "checkpoint", "consistency", "witnesses")
 MAX_PROBLEMS: Final = 1000
 
 
@@ -80,6 +90,14 @@ class Report:
         problems: every failure found (capped at ``MAX_PROBLEMS``; ``problems_truncated`` says).
         signatories: current signatories from verified entries, in entry order.
         root: RFC 9162 Merkle root of all the entries read.
+        checks_run: the checks that ran (anchor checks run only with a checkpoint, a saved
+            checkpoint or a policy).
+        mode: "full" (every entry checked) or "incremental" (only the entries after a
+            checkpoint the reader trusts; see ``entries_from``).
+        entries_from: the first entry whose signature was checked (0 in full mode).
+        checkpoint: the ledger's latest checkpoint, if one verified.
+        saved_checkpoint: the reader's saved checkpoint, if one was given and verified.
+        policy_explanation: how the witness policy was met, when one was given.
         failed_checks: names of the checks that failed (a subset of ``CHECKS``).
     """
 
@@ -91,6 +109,12 @@ class Report:
     problems: tuple[Problem, ...]
     problems_truncated: bool
     signatories: tuple[Signatory, ...]
+    checks_run: frozenset[str] = frozenset(ENTRY_CHECKS)
+    mode: str = "full"
+    entries_from: int = 0
+    checkpoint: CheckpointInfo | None = None
+    saved_checkpoint: CheckpointInfo | None = None
+    policy_explanation: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -126,6 +150,22 @@ class EntryChecker:
         self.statement_hash: bytes | None = None
         self.live: dict[bytes, Signatory] = {}
         self.problems: list[Problem] = []
+
+    def skip_to(self, position: int, *, prev: bytes, tree: CompactRange, last_time: int) -> None:
+        """Continue at ``position`` from a trusted state instead of reading the entries before.
+
+        For incremental verification: the caller has proven ``prev`` (the leaf hash of entry
+        ``position - 1``) and ``tree`` (the compact range of the first ``position`` entries)
+        against a checkpoint the reader trusts; ``last_time`` is that entry's record time.
+        """
+        if tree.size != position:
+            raise UsageError(f"compact range covers {tree.size} entries, not {position}")
+        self.expected_seq = position
+        self.prev = prev
+        self.tree = tree
+        self.last_time = last_time
+        if position in self._wanted_roots:
+            self.roots[position] = tree.root()
 
     def feed(self, seq: int, raw: bytes) -> VerifiedEntry | None:
         """Check the entry stored at position ``seq``; returns it verified, or None.

@@ -207,6 +207,11 @@ class SqliteStore:
                 "INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?)", (size, created, note)
             )
 
+    def replace_checkpoint(self, old_note: str, new_note: str) -> None:
+        """Replace a recorded checkpoint's note (to attach cosignatures to the same text)."""
+        with self.writer() as writer:
+            writer.execute("UPDATE checkpoints SET note = ? WHERE note = ?", (new_note, old_note))
+
     def latest_checkpoint(self) -> str | None:
         """The most recent checkpoint note text, if any."""
         row = self._query(

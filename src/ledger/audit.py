@@ -1,0 +1,146 @@
+"""Verify a stored ledger the way a reader would: every entry, then its signed anchors.
+
+Full mode streams every entry through ``verify.EntryChecker`` (memory stays O(signatories)),
+recording the RFC 9162 root at the sizes the checkpoints claim, then ``anchors.check_anchors``
+compares those roots with the signed checkpoints.
+
+Incremental mode starts from a checkpoint the reader saved and trusts (size m, root r): it
+proves, from the store's tree, the compact range of the first m entries (its fold must be r) and
+the leaf hash of entry m-1 (an inclusion proof in r), then checks only entries m.. onwards and
+that they extend the tree to the latest checkpoint's root. Cost grows with the new entries only.
+What it cannot see is said in the report: duplicate keys are checked among new entries only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+
+from ledger import merkle
+from ledger.anchors import check_anchors, checkpoint_size
+from ledger.entry import decode_entry
+from ledger.errors import LedgerError, UsageError, VerificationError
+from ledger.keys import VerifyingKey
+from ledger.merkle import CompactRange
+from ledger.note import open_checkpoint
+from ledger.policy import Policy
+from ledger.store import SqliteStore, open_store
+from ledger.verify import MAX_PROBLEMS, EntryChecker, Problem, Report
+
+
+def check_ledger_file(
+    location: str | Path,
+    *,
+    statement: bytes | None = None,
+    saved_checkpoint: bytes | None = None,
+    log_key: VerifyingKey | None = None,
+    policy: Policy | None = None,
+    incremental: bool = False,
+) -> Report:
+    """Verify a ledger file read-only and return the report (never raises on bad data).
+
+    Args:
+        location: the SQLite ledger file.
+        statement: the statement text the reader holds, compared with the ledger's.
+        saved_checkpoint: a checkpoint (signed note) the reader saved earlier: the ledger must
+            be consistent with it (no rewritten or truncated history).
+        log_key: the log key the reader trusts (default: the key the genesis entry names).
+        policy: a witness policy the latest checkpoint's cosignatures must satisfy.
+        incremental: trust ``saved_checkpoint`` and check only the entries after it.
+
+    Returns:
+        The report; ``report.ok`` only if every check that ran passed.
+
+    Raises:
+        StoreError: the file is missing or not a ledger (no report can be made).
+        UsageError: ``incremental`` without ``saved_checkpoint``.
+    """
+    if incremental and saved_checkpoint is None:
+        raise UsageError("incremental verification needs a checkpoint you saved earlier")
+    store = open_store(location, readonly=True)
+    try:
+        latest = _latest_checkpoint(store)
+        sizes = {s for s in (checkpoint_size(latest), checkpoint_size(saved_checkpoint)) if s}
+        checker = EntryChecker(statement, roots_at=sizes)
+        size = store.size()
+        start = 0
+        if incremental and saved_checkpoint is not None:
+            start = _resume(store, checker, saved_checkpoint, log_key)
+        for position, raw in store.iter_entries(start):
+            checker.feed(position, raw)
+            if len(checker.problems) > MAX_PROBLEMS:
+                break
+        report = checker.report(size)
+    finally:
+        store.close()
+    anchors = check_anchors(
+        genesis=report.genesis,
+        size=size,
+        roots=checker.roots,
+        latest=latest,
+        saved=saved_checkpoint,
+        pinned=log_key,
+        policy=policy,
+    )
+    return attrs.evolve(
+        report,
+        problems=report.problems + anchors.problems,
+        checks_run=report.checks_run | anchors.checks_run,
+        mode="incremental" if start > 1 else "full",
+        entries_from=start if start > 1 else 0,
+        checkpoint=anchors.checkpoint,
+        saved_checkpoint=anchors.saved,
+        policy_explanation=anchors.policy_explanation,
+    )
+
+
+def _latest_checkpoint(store: SqliteStore) -> bytes | None:
+    note = store.latest_checkpoint()
+    return None if note is None else note.encode("utf-8")
+
+
+def _resume(
+    store: SqliteStore, checker: EntryChecker, saved: bytes, pinned: VerifyingKey | None
+) -> int:
+    """Check entry 0, prove the state at the saved checkpoint, and position the checker there.
+
+    Returns the position to continue from; 1 (right after the genesis entry) whenever the
+    saved state cannot be proven, so that the full check runs and reports what is wrong.
+    """
+    if store.size() == 0:
+        return 0
+    checker.feed(0, store.entry(0))
+    if checker.genesis is None:
+        return 1
+    try:
+        log_key = pinned or VerifyingKey.from_verifier_key(checker.genesis.log_key)
+        cp = open_checkpoint(saved, log_key).checkpoint
+        if not 1 < cp.size <= store.size():
+            return 1
+        tree = CompactRange.from_source(store, cp.size)
+        if tree.root() != cp.root:
+            checker.problems.append(
+                Problem(
+                    None,
+                    "consistency",
+                    "rewritten history: the stored "
+                    f"tree of the first {cp.size} entries does not "
+                    "hash to the root you saved",
+                )
+            )
+            return 1
+        # The link into entry cp.size needs the leaf hash of the entry before it, proven
+        # against the saved root, and that entry's bytes for its record time.
+        last = cp.size - 1
+        leaf = store.leaf_hash(last)
+        merkle.verify_inclusion(
+            leaf, last, cp.size, merkle.prove_inclusion(store, last, cp.size), cp.root
+        )
+        raw = store.entry(last)
+        if merkle.hash_leaf(raw) != leaf:
+            raise VerificationError(f"entry {last} does not match its stored leaf hash")
+        checker.skip_to(cp.size, prev=leaf, tree=tree, last_time=decode_entry(raw).recorded_at)
+    except LedgerError:
+        return 1  # the full check that follows reports exactly what is wrong
+    return cp.size

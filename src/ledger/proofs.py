@@ -1,0 +1,158 @@
+"""Inclusion and consistency proofs as values, in the JSON form tools exchange.
+
+Proofs come from any ``SubtreeSource`` (the SQLite store answers in O(log n) reads); their JSON
+form carries hashes in standard base64 with the audit path leaf-sibling first (RFC 9162 order).
+Verification is ``ledger.merkle.verify_inclusion`` / ``verify_consistency``: a proof is only as
+good as the size and root it is checked against, which must come from a signed checkpoint.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from attrs import frozen
+
+from ledger import merkle
+from ledger.errors import FormatError
+
+
+@frozen
+class InclusionProof:
+    """Entry ``index`` (leaf hash ``leaf_hash``) is in the tree of ``size`` leaves with ``root``."""
+
+    index: int
+    size: int
+    leaf_hash: bytes
+    root: bytes
+    proof: tuple[bytes, ...]
+
+    def verify(self) -> None:
+        """Check the proof against its own root (raises VerificationError)."""
+        merkle.verify_inclusion(self.leaf_hash, self.index, self.size, self.proof, self.root)
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"index", "size", "leaf_hash", "root", "proof"}``, hashes in standard base64."""
+        return {
+            "index": self.index,
+            "size": self.size,
+            "leaf_hash": _b64(self.leaf_hash),
+            "root": _b64(self.root),
+            "proof": [_b64(value) for value in self.proof],
+        }
+
+
+@frozen
+class ConsistencyProof:
+    """The tree of ``old_size`` leaves (``old_root``) is a prefix of the tree of ``size`` leaves."""
+
+    old_size: int
+    size: int
+    old_root: bytes
+    root: bytes
+    proof: tuple[bytes, ...]
+
+    def verify(self) -> None:
+        """Check the proof between its own roots (raises VerificationError)."""
+        merkle.verify_consistency(self.old_size, self.size, self.old_root, self.root, self.proof)
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"old_size", "size", "old_root", "root", "proof"}``, hashes in standard base64."""
+        return {
+            "old_size": self.old_size,
+            "size": self.size,
+            "old_root": _b64(self.old_root),
+            "root": _b64(self.root),
+            "proof": [_b64(value) for value in self.proof],
+        }
+
+
+def prove_inclusion(source: merkle.SubtreeSource, index: int, size: int) -> InclusionProof:
+    """Build the inclusion proof of leaf ``index`` in the tree of ``size`` leaves.
+
+    Raises:
+        UsageError: ``index >= size``.
+    """
+    path = merkle.prove_inclusion(source, index, size)
+    return InclusionProof(
+        index=index,
+        size=size,
+        leaf_hash=source.subtree_hash(0, index),
+        root=merkle.root(source, size),
+        proof=tuple(path),
+    )
+
+
+def prove_consistency(source: merkle.SubtreeSource, old_size: int, size: int) -> ConsistencyProof:
+    """Build the consistency proof from ``old_size`` to ``size`` leaves.
+
+    Raises:
+        UsageError: ``old_size > size``.
+    """
+    path = merkle.prove_consistency(source, old_size, size)
+    return ConsistencyProof(
+        old_size=old_size,
+        size=size,
+        old_root=merkle.root(source, old_size),
+        root=merkle.root(source, size),
+        proof=tuple(path),
+    )
+
+
+def inclusion_from_json(value: object) -> InclusionProof:
+    """Parse the JSON form strictly (FormatError on anything else)."""
+    fields = _fields(value, ("index", "size", "leaf_hash", "root", "proof"), "inclusion proof")
+    return InclusionProof(
+        index=_natural(fields["index"], "index"),
+        size=_natural(fields["size"], "size"),
+        leaf_hash=_hash(fields["leaf_hash"], "leaf_hash"),
+        root=_hash(fields["root"], "root"),
+        proof=_hashes(fields["proof"]),
+    )
+
+
+def consistency_from_json(value: object) -> ConsistencyProof:
+    """Parse the JSON form strictly (FormatError on anything else)."""
+    fields = _fields(value, ("old_size", "size", "old_root", "root", "proof"), "consistency proof")
+    return ConsistencyProof(
+        old_size=_natural(fields["old_size"], "old_size"),
+        size=_natural(fields["size"], "size"),
+        old_root=_hash(fields["old_root"], "old_root"),
+        root=_hash(fields["root"], "root"),
+        proof=_hashes(fields["proof"]),
+    )
+
+
+def _b64(value: bytes) -> str:
+    return base64.b64encode(value).decode("ascii")
+
+
+def _fields(value: object, names: tuple[str, ...], what: str) -> dict[str, object]:
+    if not isinstance(value, dict) or set(value) != set(names):
+        raise FormatError(f"{what}: expected exactly the fields {', '.join(names)}")
+    return value
+
+
+def _natural(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise FormatError(f"{name} must be a non-negative integer")
+    return value
+
+
+def _hash(value: object, name: str) -> bytes:
+    if not isinstance(value, str):
+        raise FormatError(f"{name} must be a base64 string")
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise FormatError(f"{name} is not valid base64") from None
+    if len(raw) != merkle.HASH_SIZE or _b64(raw) != value:
+        raise FormatError(f"{name} must be 32 bytes in canonical base64")
+    return raw
+
+
+def _hashes(value: object) -> tuple[bytes, ...]:
+    if not isinstance(value, list) or len(value) > 128:
+        raise FormatError("proof must be a list of at most 128 hashes")
+    return tuple(_hash(item, f"proof[{i}]") for i, item in enumerate(value))
