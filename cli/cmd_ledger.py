@@ -11,6 +11,7 @@ import click
 from cli.io import load_log_key, load_policy, load_secret_key, read_input
 from ledger import (
     Ledger,
+    canonicalize,
     check_ledger_file,
     format_time,
     inert,
@@ -193,6 +194,8 @@ def verify(
     each failing entry and check); 2: usage or input error.
     """
     statement = None if statement_path is None else read_input(statement_path, what="statement")
+    if statement is not None:
+        canonicalize(statement)  # a malformed text is the reader's input error (exit 2)
     saved = (
         None if saved_path is None else read_input(saved_path, what="checkpoint", limit=1024 * 1024)
     )

@@ -10,11 +10,13 @@ import click
 
 from cli.io import load_log_key, load_policy, load_secret_key, read_input, write_output
 from ledger import (
+    AddCheckpointRequest,
     Ledger,
     UsageError,
     decode_entry,
     describe_entry,
     explain_policy,
+    format_add_checkpoint_request,
     hash_leaf,
     inert,
     parse_tlog_proof,
@@ -142,9 +144,26 @@ def prove_inclusion(
     is_flag=True,
     help='Print {"old_size", "size", "old_root", "root", "proof"} (base64 hashes).',
 )
-def prove_consistency(source: str, old_size: int, size: int | None, as_json: bool) -> None:
+@click.option(
+    "--witness-request",
+    is_flag=True,
+    help="Write a C2SP tlog-witness add-checkpoint request: the latest checkpoint "
+    "and its consistency proof from --old-size (the witness's last cosigned size).",
+)
+def prove_consistency(
+    source: str, old_size: int, size: int | None, as_json: bool, witness_request: bool
+) -> None:
     """Prove that the ledger at --size extends the ledger at --old-size (nothing rewritten)."""
     with Ledger.open(source, readonly=True) as book:
+        if witness_request:
+            if size is not None or as_json:
+                raise UsageError("--witness-request goes with the latest checkpoint alone")
+            note, checkpoint_size = book.latest_checkpoint_with_size()
+            proof = book.prove_consistency(old_size, checkpoint_size)
+            request = AddCheckpointRequest(old_size=old_size, proof=proof.proof, checkpoint=note)
+            sys.stdout.buffer.write(format_add_checkpoint_request(request))
+            sys.stdout.buffer.flush()
+            return
         proof = book.prove_consistency(old_size, size)
     if as_json:
         click.echo(json.dumps(proof.to_json(), indent=2))

@@ -15,6 +15,7 @@ from ledger import (
     SigningKey,
     StoreError,
     UsageError,
+    VerificationError,
     VerifyingKey,
     parse_policy,
     read_passphrase_file,
@@ -92,7 +93,10 @@ def passphrase_for(secret_path: Path, passphrase_file: str | None) -> bytes | No
 def load_secret_key(path: str, passphrase_file: str | None) -> SigningKey:
     """Read a secret key file, asking for its passphrase when needed."""
     secret_path = Path(path)
-    return read_secret_key(secret_path, passphrase_for(secret_path, passphrase_file))
+    try:
+        return read_secret_key(secret_path, passphrase_for(secret_path, passphrase_file))
+    except VerificationError as exc:  # a wrong passphrase is an input error, not a verdict
+        raise UsageError(str(exc)) from None
 
 
 def hint(message: str) -> None:

@@ -17,6 +17,7 @@ from cli.cmd_keys import key, keygen
 from cli.cmd_ledger import append, init, list_signatories, verify
 from cli.cmd_log import checkpoint, prove, verify_proof
 from cli.cmd_statement import statement
+from cli.cmd_witness import witness
 from ledger import LedgerError, VerificationError, __version__, inert
 
 EXIT_OK: Final = 0
@@ -25,7 +26,27 @@ EXIT_USAGE: Final = 2
 
 
 class LedgerGroup(click.Group):
-    """A click group that turns every library error into one line and an exit code."""
+    """A click group that turns every error, click's own included, into one line and a code."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the command; usage errors become ``ledger: error:`` lines with exit code 2."""
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except click.exceptions.Exit as exc:  # --help, --version
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            command = (
+                exc.ctx.command_path if isinstance(exc, click.UsageError) and exc.ctx else None
+            )
+            click.echo(f"ledger: error: {inert(exc.format_message(), 2000)}", err=True)
+            if command:
+                click.echo(f"ledger: hint: see '{command} --help'", err=True)
+            sys.exit(EXIT_USAGE)
+        except click.Abort:
+            _fail("interrupted", 130)
+        # Outside standalone mode click returns a ctx.exit(code) instead of exiting with it.
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -68,6 +89,7 @@ for command in (
     checkpoint,
     prove,
     verify_proof,
+    witness,
 ):
     cli.add_command(command)
 

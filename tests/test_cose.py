@@ -36,7 +36,7 @@ from ledger.cose import (
 )
 from ledger.errors import FormatError, VerificationError
 from ledger.keys import SigningKey, VerifyingKey
-from ledger.model import Action, Endorsement, SignedEndorsement
+from ledger.model import MAX_TIME, Action, Endorsement, SignedEndorsement
 from ledger.names import check_country, check_display_text, check_domain, check_url
 
 KEY_A = SigningKey.from_seed("org-a", bytes([0xA1]) * 32)
@@ -266,10 +266,16 @@ def test_signing_refuses_what_decoding_would_reject(changes: dict[str, Any]) -> 
     raise AssertionError("sign_endorsement produced an endorsement that does not decode")
 
 
-@pytest.mark.parametrize("signed_at", [0, 2**64 - 1])
+@pytest.mark.parametrize("signed_at", [0, MAX_TIME - 1])
 def test_signed_at_boundaries(signed_at: int) -> None:
     data = endorse(KEY_A, STATEMENT, name="N", signed_at=signed_at)
     assert decode_endorsement(data).endorsement.signed_at == signed_at
+
+
+@pytest.mark.parametrize("signed_at", [MAX_TIME, 2**64 - 1])
+def test_times_after_the_year_9999_are_refused(signed_at: int) -> None:
+    with pytest.raises(FormatError, match="after the year 9999"):
+        endorse(KEY_A, STATEMENT, name="N", signed_at=signed_at)
 
 
 # --- independent verification with pycose ---------------------------------------------------
@@ -945,7 +951,7 @@ def signed_claims(draw: st.DrawFn) -> tuple[SigningKey, Endorsement]:
         statement_hash=draw(st.binary(min_size=32, max_size=32)),
         name=draw(NAMES),
         public_key=key.public.raw,
-        signed_at=draw(st.integers(min_value=0, max_value=2**64 - 1)),
+        signed_at=draw(st.integers(min_value=0, max_value=MAX_TIME - 1)),
         domain=draw(st.none() | DOMAINS),
         url=draw(st.none() | URLS),
         country=draw(st.none() | COUNTRIES),

@@ -177,8 +177,15 @@ valid_names = st.text(
     ),
     min_size=1,
     max_size=128,
-)
+).filter(lambda name: not name.startswith(("ledger-pub", "ledger-sec")))
 seeds = st.binary(min_size=32, max_size=32)
+
+
+@pytest.mark.parametrize("name", ["ledger-pub1:", "ledger-sec1", "ledger-pubx"])
+def test_names_that_look_like_key_texts_are_rejected(name: str) -> None:
+    # A verifier key for such a name would begin like one of our key texts.
+    with pytest.raises(FormatError, match="must not start with"):
+        validate_key_name(name)
 
 
 def note_key_id(name: str, raw: bytes) -> bytes:

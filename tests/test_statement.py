@@ -33,7 +33,7 @@ DEL = [0x7F]
 C1 = list(range(0x80, 0xA0))
 BIDI = [0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
 INVISIBLE = [
-    *range(0x200B, 0x200E),
+    0x200B,
     *range(0x2060, 0x2065),
     0xFEFF,
     0x00AD,
@@ -543,3 +543,13 @@ def test_seed_statement() -> None:
     assert is_canonical(canonical)
     assert reference(raw.decode("utf-8")) == canonical
     assert statement_hash(canonical) == hashlib.sha256(canonical).digest()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645\n", "\U0001f469\u200d\U0001f4bb\n"],
+    ids=["persian-zwnj", "emoji-zwj-sequence"],
+)
+def test_joiners_are_kept_for_scripts_that_need_them(text: str) -> None:
+    # docs/adr/0001: U+200C and U+200D are part of correct spelling in several scripts.
+    assert canonicalize(text.encode()) == text.encode()

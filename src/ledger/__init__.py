@@ -48,17 +48,38 @@ from ledger.model import (
     VerifiedEndorsement,
     VerifiedEntry,
 )
-from ledger.note import open_checkpoint, parse_tlog_proof, verify_tlog_proof
+from ledger.note import (
+    open_checkpoint,
+    parse_tlog_proof,
+    verify_cosignature,
+    verify_tlog_proof,
+    witness_verifier_key,
+)
 from ledger.policy import Policy, explain_policy, parse_policy, policy_satisfied
 from ledger.proofs import ConsistencyProof, InclusionProof
 from ledger.render import format_time, inert, render_text, report_json, signatory_json
 from ledger.statement import canonicalize, format_statement_hash, statement_hash
 from ledger.verify import Problem, Report, Signatory, check_entries, iter_verified
+from ledger.witness import (
+    MAX_REQUEST_SIZE,
+    AddCheckpointRequest,
+    RefusalReason,
+    WitnessedLog,
+    WitnessRefusal,
+    format_add_checkpoint_request,
+    format_cosignature_lines,
+    parse_add_checkpoint_request,
+    parse_cosignature_lines,
+    witness_checkpoint,
+)
+from ledger.witness_state import WitnessState, add_log, cosign, init_state, load_state
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "MAX_REQUEST_SIZE",
     "Action",
+    "AddCheckpointRequest",
     "AppendResult",
     "CheckpointInfo",
     "ConsistencyProof",
@@ -72,6 +93,7 @@ __all__ = [
     "LedgerError",
     "Policy",
     "Problem",
+    "RefusalReason",
     "Rejected",
     "Report",
     "Signatory",
@@ -83,23 +105,34 @@ __all__ = [
     "VerifiedEndorsement",
     "VerifiedEntry",
     "VerifyingKey",
+    "WitnessRefusal",
+    "WitnessState",
+    "WitnessedLog",
     "__version__",
+    "add_log",
     "canonicalize",
     "check_entries",
     "check_ledger_file",
+    "cosign",
     "decode_endorsement",
     "decode_entry",
     "describe_entry",
     "encode_entry",
     "endorse",
     "explain_policy",
+    "format_add_checkpoint_request",
+    "format_cosignature_lines",
     "format_statement_hash",
     "format_time",
     "hash_leaf",
     "inert",
+    "init_state",
     "inspect_bytes",
     "iter_verified",
+    "load_state",
     "open_checkpoint",
+    "parse_add_checkpoint_request",
+    "parse_cosignature_lines",
     "parse_policy",
     "parse_tlog_proof",
     "policy_satisfied",
@@ -111,7 +144,10 @@ __all__ = [
     "secret_key_is_encrypted",
     "signatory_json",
     "statement_hash",
+    "verify_cosignature",
     "verify_endorsement",
     "verify_tlog_proof",
+    "witness_checkpoint",
+    "witness_verifier_key",
     "write_key_pair",
 ]

@@ -21,7 +21,7 @@ from ledger.entry import ZERO_HASH, decode_entry, encode_entry
 from ledger.errors import FormatError, StoreError, UsageError, VerificationError
 from ledger.keys import SigningKey, VerifyingKey
 from ledger.merkle import hash_leaf
-from ledger.model import Action, Entry, EntryType, Genesis, VerifiedEndorsement
+from ledger.model import CLOCK_SKEW, Action, Entry, EntryType, Genesis, VerifiedEndorsement
 from ledger.note import (
     Checkpoint,
     TlogProof,
@@ -161,7 +161,7 @@ class Ledger:
         """Number of entries, genesis included."""
         return self.store.size()
 
-    def check_endorsement(self, cose: bytes) -> VerifiedEndorsement:
+    def check_endorsement(self, cose: bytes, *, now: int | None = None) -> VerifiedEndorsement:
         """Verify one endorsement against this ledger, without appending it.
 
         Raises:
@@ -178,6 +178,11 @@ class Ledger:
             )
         if endorsement.action is not Action.ENDORSE:
             raise VerificationError("withdrawals are not supported by this version")
+        if endorsement.signed_at > _now(now) + CLOCK_SKEW:
+            raise VerificationError(
+                f"signed at {endorsement.signed_at}, more than a day in the "
+                "future: check the signer's clock"
+            )
         existing = self.store.live_entry_for_key(key.key_id)
         if existing is not None:
             raise VerificationError(f"key {key.fingerprint} already endorsed at entry {existing}")
@@ -205,12 +210,14 @@ class Ledger:
             VerificationError: ``atomic`` and something was rejected (nothing was appended).
             StoreError: the store could not be written (nothing was appended).
         """
+        # The record time never goes back, so a clock behind the tip records at the tip's time.
+        when = max(_now(now), self._tip_time())
         checked: list[tuple[str, VerifiedEndorsement]] = []
         rejected: list[Rejected] = []
         seen: dict[bytes, str] = {}
         for label, cose in endorsements:
             try:
-                verified = self.check_endorsement(cose)
+                verified = self.check_endorsement(cose, now=when)
             except (FormatError, VerificationError) as exc:
                 rejected.append(Rejected(label, str(exc)))
                 continue
@@ -225,7 +232,7 @@ class Ledger:
         appended: list[tuple[str, int]] = []
         if checked:
             with self.store.writer() as writer:
-                last_time = decode_entry(self.store.entry(writer.size - 1)).recorded_at
+                last_time = self._tip_time(writer.size - 1)
                 recorded_at = max(_now(now), last_time)
                 for label, verified in checked:
                     signed = verified.signed
@@ -355,6 +362,17 @@ class Ledger:
         if seq is None:
             raise UsageError(f"key {key.fingerprint} has no endorsement in this ledger")
         return seq
+
+    def _tip_time(self, seq: int | None = None) -> int:
+        """Record time of the last entry (or of ``seq``); a damaged entry stops the append."""
+        position = self.size - 1 if seq is None else seq
+        try:
+            return decode_entry(self.store.entry(position)).recorded_at
+        except FormatError as exc:
+            raise StoreError(
+                f"{self.store.location}: entry {position} is damaged ({exc}); "
+                "run `ledger verify` on it and append nothing more"
+            ) from None
 
     def _size_arg(self, size: int | None) -> int:
         total = self.size

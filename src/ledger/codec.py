@@ -218,6 +218,13 @@ class Fields:
         value = self._get(key, name, False)
         return None if value is None else self._text(value, name, max_len)
 
+    def time(self, key: int, name: str, *, maximum: int) -> int:
+        """A required time in seconds since 1970, below ``maximum``."""
+        value = self.uint(key, name)
+        if value >= maximum:
+            raise FormatError(f"{self._what}: {name} {value} is after the year 9999")
+        return value
+
     def optional_uint(self, key: int, name: str) -> int | None:
         """An optional unsigned integer."""
         if key not in self._value:

@@ -31,7 +31,14 @@ from ledger import codec
 from ledger.codec import Fields
 from ledger.errors import FormatError, VerificationError
 from ledger.keys import SigningKey, VerifyingKey
-from ledger.model import HASH_SIZE, PUBLIC_KEY_SIZE, Action, Endorsement, SignedEndorsement
+from ledger.model import (
+    HASH_SIZE,
+    MAX_TIME,
+    PUBLIC_KEY_SIZE,
+    Action,
+    Endorsement,
+    SignedEndorsement,
+)
 from ledger.names import check_country, check_display_text, check_domain, check_url
 
 CONTENT_TYPE: Final = "application/vnd.endorsement-ledger.endorsement+cbor"
@@ -90,7 +97,7 @@ def decode_payload(data: bytes) -> Endorsement:
         statement_hash=fields.bytes_(2, "statement hash", HASH_SIZE),
         name=fields.text(3, "name", max_len=MAX_NAME_LENGTH),
         public_key=fields.bytes_(4, "public key", PUBLIC_KEY_SIZE),
-        signed_at=fields.uint(5, "signed-at time"),
+        signed_at=fields.time(5, "signed-at time", maximum=MAX_TIME),
         domain=fields.optional_text(6, "domain", max_len=253),
         url=fields.optional_text(7, "url", max_len=2048),
         country=fields.optional_text(8, "country", max_len=2),

@@ -26,7 +26,7 @@ from typing import Final
 from ledger import codec
 from ledger.codec import Fields
 from ledger.errors import FormatError
-from ledger.model import HASH_SIZE, Entry, EntryType, Genesis
+from ledger.model import HASH_SIZE, MAX_TIME, Entry, EntryType, Genesis
 from ledger.names import check_display_text
 
 ENTRY_VERSION: Final = 1
@@ -98,7 +98,7 @@ def decode_entry(data: bytes) -> Entry:
         raise FormatError(f"{what}: unknown entry type {type_code}")
     entry_type = EntryType(type_code)
     statement_hash = fields.bytes_(4, "statement hash", HASH_SIZE)
-    recorded_at = fields.uint(5, "recorded-at time")
+    recorded_at = fields.time(5, "recorded-at time", maximum=MAX_TIME)
     raw_body = fields.any(6, "body")
     fields.finish()
     body: Genesis | bytes

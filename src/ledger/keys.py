@@ -274,6 +274,10 @@ def validate_key_name(name: str) -> str:
                 f"key name contains {code} (category {category}: control, format, "
                 f"private-use, unassigned or surrogate) at position {index}"
             )
+    if name.startswith(("ledger-pub", "ledger-sec")):
+        # Our key texts start with these prefixes: a name that does too would make a C2SP
+        # verifier key for it look like one of our key texts.
+        raise FormatError("key name must not start with 'ledger-pub' or 'ledger-sec'")
     return name
 
 

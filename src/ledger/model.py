@@ -12,6 +12,10 @@ from attrs import field, frozen
 
 HASH_SIZE = 32
 PUBLIC_KEY_SIZE = 32
+MAX_TIME = 253_402_300_800
+"""Times are seconds since 1970 before 10000-01-01T00:00:00Z (RFC 3339 has four-digit years)."""
+CLOCK_SKEW = 86_400
+"""How far an organisation's signing time may lie after the log's record time (clocks drift)."""
 
 
 class Action(enum.IntEnum):

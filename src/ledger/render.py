@@ -15,6 +15,7 @@ from ledger.model import CheckpointInfo
 from ledger.verify import CHECKS, Report, Signatory
 
 REPORT_SCHEMA: Final = "endorsement-ledger/verify-report/v1"
+MAX_DISPLAY_TIME: Final = 253_402_300_800  # 10000-01-01T00:00:00Z
 
 CHECK_TEXT: Final = {
     "encoding": "every entry is in the one canonical encoding of the format",
@@ -43,7 +44,8 @@ ALWAYS_NOT_PROVEN: Final = (
 )
 NOT_PROVEN_WITHOUT: Final = {
     "checkpoint": "that the log stands by this list: without a signed checkpoint, anyone "
-    "holding the file could have cut entries from its end",
+    "holding the file could have cut entries from its end or changed the last entry's "
+    "record time",
     "consistency": "that no entry was removed or rewritten since you last looked: keep this "
     "checkpoint and give it with --checkpoint next time",
     "witnesses": "that everyone is shown the same list: only witness cosignatures (--policy) "
@@ -63,7 +65,9 @@ def inert(text: str, limit: int = 200) -> str:
 
 
 def format_time(seconds: int) -> str:
-    """RFC 3339 UTC time, e.g. ``2021-01-19T10:00:00Z``."""
+    """RFC 3339 UTC time, e.g. ``2021-01-19T10:00:00Z`` (raw seconds past the year 9999)."""
+    if not 0 <= seconds < MAX_DISPLAY_TIME:
+        return f"{seconds}s after 1970"
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 

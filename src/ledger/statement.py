@@ -10,8 +10,10 @@ must derive the same bytes from the same text. Canonicalisation of input bytes, 
    ordinary characters (U+0085 NEL, a C1 control, is rejected in step 3).
 3. Reject C0 controls other than TAB and LF, DEL, C1 controls, the bidirectional
    controls U+061C, U+200E, U+200F, U+202A..U+202E, U+2066..U+2069, the invisible
-   characters U+200B..U+200D, U+2060..U+2064, U+FEFF (not leading), U+00AD, U+180E,
-   U+FFF9..U+FFFB, U+034F, and every code point of category Cf, Cs, Co or Cn. The
+   characters U+200B, U+2060..U+2064, U+FEFF (not leading), U+00AD, U+180E,
+   U+FFF9..U+FFFB, U+034F, and every other code point of category Cf, Cs, Co or Cn,
+   except the zero-width non-joiner and joiner (U+200C, U+200D), which Persian, Indic
+   scripts and emoji sequences need to be spelled correctly (docs/adr/0001). The
    message lists every offender as ``line L column C: U+XXXX NAME`` (1-based, columns in
    code points, positions after steps 1-2), the first 20 then ``(and N more)``.
 4. Strip trailing spaces (U+0020) and tabs from every line; nothing else.
@@ -42,12 +44,13 @@ _MAX_REPORTED: Final = 20
 _HASH_PREFIX: Final = "sha256:"
 _HASH_RE: Final = re.compile(r"sha256:[0-9a-f]{64}")
 _REJECTED_CATEGORIES: Final = frozenset({"Cf", "Cs", "Co", "Cn"})
+_JOINERS: Final = frozenset("\u200c\u200d")  # Cf, but needed to spell words in some scripts
 
 # Listed although most are Cf: U+034F is Mn and U+180E was Zs before Unicode 6.3, so the
 # category test alone would make the rejected set depend on the Unicode version.
 _EXPLICIT: Final = frozenset(
     "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"  # bidi
-    "\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u180e"  # invisible
+    "\u200b\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u180e"  # invisible
     "\ufff9\ufffa\ufffb\u034f"
 )
 
@@ -56,6 +59,8 @@ def _is_rejected(ch: str) -> bool:
     cp = ord(ch)
     if (cp < 0x20 and ch not in "\t\n") or 0x7F <= cp <= 0x9F:  # C0 (but TAB, LF), DEL, C1
         return True
+    if ch in _JOINERS:
+        return False
     return ch in _EXPLICIT or unicodedata.category(ch) in _REJECTED_CATEGORIES
 
 

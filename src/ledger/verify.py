@@ -26,6 +26,7 @@ from ledger.errors import FormatError, LedgerError, UsageError, VerificationErro
 from ledger.keys import VerifyingKey
 from ledger.merkle import CompactRange, hash_leaf
 from ledger.model import (
+    CLOCK_SKEW,
     Action,
     CheckpointInfo,
     Entry,
@@ -58,8 +59,7 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        where = "ledger" if self.seq is None else f"entry {self.seq}"
-        return f"{where}: {self.message}"
+        return self.message if self.seq is None else f"entry {self.seq}: {self.message}"
 
 
 @frozen
@@ -150,6 +150,7 @@ class EntryChecker:
         self.statement_hash: bytes | None = None
         self.live: dict[bytes, Signatory] = {}
         self.problems: list[Problem] = []
+        self._candidate: Signatory | None = None
 
     def skip_to(self, position: int, *, prev: bytes, tree: CompactRange, last_time: int) -> None:
         """Continue at ``position`` from a trusted state instead of reading the entries before.
@@ -206,7 +207,10 @@ class EntryChecker:
                     f"previous entry ({self.last_time})",
                 )
             self.last_time = max(self.last_time, entry.recorded_at)
+        self._candidate = None
         verified = self._check_body(seq, entry, raw, leaf_hash) if entry is not None else None
+        if self._candidate is not None and len(self.problems) == before:
+            self.live[self._candidate.key_id] = self._candidate
         self.prev = leaf_hash
         self.expected_seq = seq + 1
         return verified if len(self.problems) == before else None
@@ -238,6 +242,13 @@ class EntryChecker:
                 "endorsement is for a different statement "
                 f"(sha256:{endorsement.statement_hash.hex()[:16]}…)",
             )
+        if endorsement.signed_at > entry.recorded_at + CLOCK_SKEW:
+            self._problem(
+                seq,
+                "times",
+                f"signed at {endorsement.signed_at}, more than a day "
+                f"after the log recorded it ({entry.recorded_at})",
+            )
         if endorsement.action is not Action.ENDORSE:
             self._problem(seq, "signatures", "withdrawals are not supported by this version")
         elif key.key_id in self.live:
@@ -248,7 +259,8 @@ class EntryChecker:
                 f"second endorsement by key {key.fingerprint} (already endorsed at entry {first})",
             )
         else:
-            self.live[key.key_id] = Signatory(
+            # Registered by ``feed`` only if this entry passes every other check too.
+            self._candidate = Signatory(
                 seq=seq,
                 name=endorsement.name,
                 domain=endorsement.domain,
@@ -365,3 +377,5 @@ def iter_verified(
             raise VerificationError(str(checker.problems[0]))
         assert verified is not None  # no problem means the entry verified
         yield verified
+    if checker.expected_seq == 0:
+        raise VerificationError("ledger: the ledger has no entries")

@@ -94,6 +94,8 @@ class SqliteStore:
         Raises:
             StoreError: missing, unreadable, not a SQLite file, or not a ledger.
         """
+        if path.is_dir():
+            raise StoreError(f"{path} is a directory, not a ledger file")
         if not path.is_file():
             raise StoreError(f"{path}: no such ledger file")
         if path.stat().st_size == 0:
