@@ -13,7 +13,9 @@ What it cannot see is said in the report: duplicate keys are checked among new e
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 import attrs
 
@@ -25,8 +27,40 @@ from ledger.keys import VerifyingKey
 from ledger.merkle import CompactRange
 from ledger.note import open_checkpoint
 from ledger.policy import Policy
-from ledger.store import SqliteStore, open_store
+from ledger.store import open_store
 from ledger.verify import MAX_PROBLEMS, EntryChecker, Problem, Report
+
+
+class LedgerSource(Protocol):
+    """What verification reads: a SQLite store, or a published bundle (directory or URL).
+
+    Nothing a source returns is trusted; every value is checked against the entries' hashes
+    and the signed checkpoints.
+    """
+
+    def size(self) -> int:
+        """Number of entries the source holds."""
+        ...
+
+    def entry(self, seq: int) -> bytes:
+        """The bytes of one entry."""
+        ...
+
+    def leaf_hash(self, seq: int) -> bytes:
+        """The source's leaf hash of one entry (checked against the entry bytes)."""
+        ...
+
+    def iter_entries(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, bytes]]:
+        """``(seq, entry bytes)`` in order from ``start``, streaming."""
+        ...
+
+    def subtree_hash(self, level: int, index: int) -> bytes:
+        """The source's hash of a perfect subtree (for incremental verification)."""
+        ...
+
+    def latest_checkpoint(self) -> str | None:
+        """The latest signed checkpoint note, if the source has one."""
+        ...
 
 
 def check_ledger_file(
@@ -60,20 +94,48 @@ def check_ledger_file(
         raise UsageError("incremental verification needs a checkpoint you saved earlier")
     store = open_store(location, readonly=True)
     try:
-        latest = _latest_checkpoint(store)
-        sizes = {s for s in (checkpoint_size(latest), checkpoint_size(saved_checkpoint)) if s}
-        checker = EntryChecker(statement, roots_at=sizes)
-        size = store.size()
-        start = 0
-        if incremental and saved_checkpoint is not None:
-            start = _resume(store, checker, saved_checkpoint, log_key)
-        for position, raw in store.iter_entries(start):
-            checker.feed(position, raw)
-            if len(checker.problems) > MAX_PROBLEMS:
-                break
-        report = checker.report(size)
+        return check_source(
+            store,
+            statement=statement,
+            saved_checkpoint=saved_checkpoint,
+            log_key=log_key,
+            policy=policy,
+            incremental=incremental,
+        )
     finally:
         store.close()
+
+
+def check_source(
+    source: LedgerSource,
+    *,
+    statement: bytes | None = None,
+    saved_checkpoint: bytes | None = None,
+    log_key: VerifyingKey | None = None,
+    policy: Policy | None = None,
+    incremental: bool = False,
+) -> Report:
+    """Verify any ``LedgerSource`` (see ``check_ledger_file`` for the arguments).
+
+    Raises:
+        UsageError: ``incremental`` without ``saved_checkpoint``.
+        LedgerError: the source itself fails (a store or network error), not the data.
+    """
+    if incremental and saved_checkpoint is None:
+        raise UsageError("incremental verification needs a checkpoint you saved earlier")
+    note = source.latest_checkpoint()
+    latest = None if note is None else note.encode("utf-8")
+    sizes = {s for s in (checkpoint_size(latest), checkpoint_size(saved_checkpoint)) if s}
+    checker = EntryChecker(statement, roots_at=sizes)
+    size = source.size()
+    start = 0
+    if incremental and saved_checkpoint is not None:
+        start = _resume(source, checker, saved_checkpoint, log_key)
+    for position, raw in source.iter_entries(start):
+        checker.feed(position, raw)
+        if len(checker.problems) > MAX_PROBLEMS:
+            break
+    report = checker.report(size)
     anchors = check_anchors(
         genesis=report.genesis,
         size=size,
@@ -95,13 +157,8 @@ def check_ledger_file(
     )
 
 
-def _latest_checkpoint(store: SqliteStore) -> bytes | None:
-    note = store.latest_checkpoint()
-    return None if note is None else note.encode("utf-8")
-
-
 def _resume(
-    store: SqliteStore, checker: EntryChecker, saved: bytes, pinned: VerifyingKey | None
+    store: LedgerSource, checker: EntryChecker, saved: bytes, pinned: VerifyingKey | None
 ) -> int:
     """Check entry 0, prove the state at the saved checkpoint, and position the checker there.
 

@@ -64,7 +64,17 @@ class Problem:
 
 @frozen
 class Signatory:
-    """A current signatory, from a verified endorsement entry."""
+    """A current signatory, from a verified endorsement entry.
+
+    Attributes:
+        seq: the entry of the endorsement.
+        name, domain, url, country: as the organisation signed them.
+        fingerprint, key_id, public_key: the key that signed (after rotations: the current key).
+        signed_at: the organisation's signing time; recorded_at: the log's record time.
+        identity: "self-asserted", or "confirmed" when evidence shows the organisation's
+            domain publishes the key (see ``identity_note``).
+        identity_note: where and when the key was found published, when confirmed.
+    """
 
     seq: int
     name: str
@@ -75,6 +85,35 @@ class Signatory:
     key_id: bytes
     signed_at: int
     recorded_at: int
+    public_key: bytes = b""
+    identity: str = "self-asserted"
+    identity_note: str | None = None
+
+
+@frozen
+class Departure:
+    """A signatory no longer on the list, and why.
+
+    Attributes:
+        seq: the entry of the endorsement that ended.
+        name: the organisation's name as it signed it.
+        fingerprint: the key that had endorsed.
+        how: "withdrawn" (by the organisation), "removed" (by the campaign), or "revoked"
+            (the key was revoked from a time before the endorsement was signed).
+        ended_at_entry: the entry that ended it.
+        reason: the campaign's reason code for a removal, or the revocation time.
+        note: free text the campaign gave with a removal.
+        when: the record time of the ending entry.
+    """
+
+    seq: int
+    name: str
+    fingerprint: str
+    how: str
+    ended_at_entry: int
+    when: int
+    reason: str | None = None
+    note: str | None = None
 
 
 @frozen
@@ -89,6 +128,7 @@ class Report:
             did not, None when none was given.
         problems: every failure found (capped at ``MAX_PROBLEMS``; ``problems_truncated`` says).
         signatories: current signatories from verified entries, in entry order.
+        departed: signatories no longer on the list (withdrawn, removed, revoked), in order.
         root: RFC 9162 Merkle root of all the entries read.
         checks_run: the checks that ran (anchor checks run only with a checkpoint, a saved
             checkpoint or a policy).
@@ -115,6 +155,7 @@ class Report:
     checkpoint: CheckpointInfo | None = None
     saved_checkpoint: CheckpointInfo | None = None
     policy_explanation: str | None = None
+    departed: tuple[Departure, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -268,6 +309,7 @@ class EntryChecker:
                 country=endorsement.country,
                 fingerprint=key.fingerprint,
                 key_id=key.key_id,
+                public_key=key.raw,
                 signed_at=endorsement.signed_at,
                 recorded_at=entry.recorded_at,
             )
