@@ -10,11 +10,13 @@ import click
 
 from cli.io import load_log_key, load_policy, load_secret_key, read_input
 from ledger import (
+    FormatError,
     Ledger,
     canonicalize,
     check_ledger_file,
     format_time,
     inert,
+    parse_signed_checkpoint,
     render_text,
     report_json,
     signatory_json,
@@ -199,6 +201,11 @@ def verify(
     saved = (
         None if saved_path is None else read_input(saved_path, what="checkpoint", limit=1024 * 1024)
     )
+    if saved is not None:
+        try:  # a malformed saved checkpoint is the reader's input error (exit 2)
+            parse_signed_checkpoint(saved)
+        except FormatError as exc:
+            raise FormatError(f"{saved_path}: {exc}") from None
     report = check_ledger_file(
         Path(source),
         statement=statement,

@@ -13,6 +13,7 @@ from ledger import (
     AddCheckpointRequest,
     Ledger,
     UsageError,
+    VerificationError,
     decode_entry,
     describe_entry,
     explain_policy,
@@ -104,8 +105,15 @@ def prove() -> None:
     help='Print {"index", "size", "leaf_hash", "root", "proof"} (base64 hashes).',
 )
 @click.option("--out", default="-", show_default=True, help="Where to write the proof.")
+@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
 def prove_inclusion(
-    source: str, index: int | None, key_path: str | None, size: int | None, as_json: bool, out: str
+    source: str,
+    index: int | None,
+    key_path: str | None,
+    size: int | None,
+    as_json: bool,
+    out: str,
+    force: bool,
 ) -> None:
     """Prove that an entry is in the ledger.
 
@@ -126,7 +134,7 @@ def prove_inclusion(
             data = (json.dumps(proof.to_json(), indent=2) + "\n").encode()
         else:
             data = book.tlog_proof(position)
-    write_output(out, data, overwrite=out != "-")
+    write_output(out, data, overwrite=force)
 
 
 @prove.command("consistency")
@@ -204,19 +212,28 @@ def verify_proof(
         raise UsageError("the proof carries no entry: give --entry ENTRYFILE")
     log_key = load_log_key(log_pub)
     policy = load_policy(policy_path) if policy_path else None
+    if policy is not None:
+        listed = policy.log_key(log_key.name)
+        if listed is None or listed.raw != log_key.raw:
+            raise VerificationError(
+                f"the policy does not list this log key for origin {log_key.name!r}"
+            )
     verified = verify_tlog_proof(
         proof, hash_leaf(entry), log_key, witnesses=policy.witness_keys if policy else ()
     )
     decoded = decode_entry(entry)
     if decoded.seq != proof.index:
         raise UsageError(f"the entry says it is number {decoded.seq}, the proof {proof.index}")
+    if policy is not None:
+        cosigners = [key for key, _ in verified.witnesses_verified]
+        if not policy_satisfied(policy, cosigners):
+            why = "; ".join(explain_policy(policy, cosigners).splitlines())
+            raise VerificationError(f"the witness policy is not satisfied ({why})")
     body = verified.checkpoint
     click.echo(f"VERIFIED: entry {proof.index} is in {inert(body.origin)} at size {body.size}")
     for name, value in describe_entry(entry).items():
         click.echo(f"  {name}: {inert(str(value), 300)}")
     if policy is not None:
-        cosigners = [key for key, _ in verified.witnesses_verified]
-        click.echo(explain_policy(policy, cosigners), nl=False)
-        if not policy_satisfied(policy, cosigners):
-            click.echo("ledger: error: the witness policy is not satisfied", err=True)
-            sys.exit(1)
+        click.echo(
+            explain_policy(policy, [key for key, _ in verified.witnesses_verified]), nl=False
+        )

@@ -212,7 +212,7 @@ def test_encode_rejects_wrong_version() -> None:
         encode_entry(attrs.evolve(GENESIS, version=2))
 
 
-@pytest.mark.parametrize("type_code", [2, 9, 23])
+@pytest.mark.parametrize("type_code", [3, 9, 23])
 def test_rejects_unknown_type(type_code: int) -> None:
     with pytest.raises(FormatError, match=f"entry 0: unknown entry type {type_code}"):
         decode_entry(raw(genesis_map(f3=type_code)))

@@ -9,6 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from ledger.lifecycle import KeyRecord, OrgRecord
+from ledger.lookalike import skeleton
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -183,7 +186,7 @@ def table_rows(path: str) -> dict[str, list[tuple[object, ...]]]:
     try:
         return {
             table: db.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
-            for table in ("entries", "tree", "signers", "meta")
+            for table in ("entries", "tree", "keys", "orgs", "meta")
         }
     finally:
         db.close()
@@ -195,7 +198,8 @@ def test_an_exception_inside_a_writer_appends_nothing(store: SqliteStore) -> Non
 
     def interrupted() -> None:
         with store.writer() as writer:
-            writer.add(leaf(3), hash_leaf(leaf(3)), key_id=b"k" * 32)
+            writer.add(leaf(3), hash_leaf(leaf(3)))
+            writer.state.put_key(KeyRecord(b"k" * 32, 3))
             writer.add(leaf(4), hash_leaf(leaf(4)))
             writer.set_meta("note", b"half-written")
             assert writer.size == 5
@@ -204,7 +208,7 @@ def test_an_exception_inside_a_writer_appends_nothing(store: SqliteStore) -> Non
     with pytest.raises(RuntimeError, match="power cut"):
         interrupted()
     assert store.size() == 3
-    assert store.live_entry_for_key(b"k" * 32) is None
+    assert store.state().key(b"k" * 32) is None
     assert store.meta("note") is None
     assert table_rows(store.location) == before
     fill(store, 1, start=3)  # the store is still usable, and continues at 3
@@ -214,18 +218,40 @@ def test_an_exception_inside_a_writer_appends_nothing(store: SqliteStore) -> Non
 def test_a_failing_add_rolls_back_the_whole_transaction(store: SqliteStore) -> None:
     key_id = b"\x07" * 32
     with store.writer() as writer:
-        writer.add(leaf(0), hash_leaf(leaf(0)), key_id=key_id)
+        writer.add(leaf(0), hash_leaf(leaf(0)))
+        writer.state.put_key(KeyRecord(key_id, 0))
     before = table_rows(store.location)
 
     def clash() -> None:
         with store.writer() as writer:
             writer.add(leaf(1), hash_leaf(leaf(1)))
-            writer.add(leaf(2), hash_leaf(leaf(2)), key_id=key_id)  # signers: key clash
+            writer.state.put_org(OrgRecord(org=1, current_key=key_id, live=1))
+            writer.execute("INSERT INTO entries VALUES (?, ?, ?)", (1, b"x", b"y"))  # seq clash
 
-    with pytest.raises(StoreError, match="append of entry 2 failed"):
+    with pytest.raises(StoreError, match="write failed"):
         clash()
     assert table_rows(store.location) == before
-    assert store.live_entry_for_key(key_id) == 0
+    assert store.state().key(key_id) == KeyRecord(key_id, 0)
+
+
+def test_a_savepoint_undoes_only_its_own_block(store: SqliteStore) -> None:
+    with store.writer() as writer:
+        writer.add(leaf(0), hash_leaf(leaf(0)))
+        with pytest.raises(RuntimeError), writer.savepoint():
+            writer.add(leaf(1), hash_leaf(leaf(1)))
+            writer.state.put_key(KeyRecord(b"a" * 32, 1))
+            raise RuntimeError("refused")
+        assert writer.size == 1
+        with writer.savepoint(keep=False):  # a dry run: always undone
+            writer.state.put_key(KeyRecord(b"b" * 32, 1))
+        writer.add(leaf(1), hash_leaf(leaf(1)))
+    assert store.size() == 2
+    assert store.state().key(b"a" * 32) is None
+    assert store.state().key(b"b" * 32) is None
+    reference = MemoryTree()
+    for number in range(2):
+        reference.append(leaf(number))
+    assert merkle.root(store, 2) == merkle.root(reference, 2)
 
 
 def test_writer_reads_the_tip_under_the_lock(store: SqliteStore) -> None:
@@ -308,18 +334,26 @@ def test_missing_entries_and_nodes_are_store_errors(store: SqliteStore) -> None:
         store.subtree_hash(1, 1)  # leaves 2..3: not complete at size 3
 
 
-def test_live_entry_for_key(store: SqliteStore) -> None:
+def test_lifecycle_state_round_trips(store: SqliteStore) -> None:
     alice, bob = hashlib.sha256(b"alice").digest(), hashlib.sha256(b"bob").digest()
-    assert store.live_entry_for_key(alice) is None
+    state = store.state()
+    assert state.key(alice) is None
+    assert state.closed_at() is None
     with store.writer() as writer:
         writer.add(leaf(0), hash_leaf(leaf(0)))
-        writer.add(leaf(1), hash_leaf(leaf(1)), key_id=alice)
-        assert writer.live_entry_for_key(alice) == 1  # visible inside the transaction
-        writer.add(leaf(2), hash_leaf(leaf(2)))
-        writer.add(leaf(3), hash_leaf(leaf(3)), key_id=bob)
-    assert store.live_entry_for_key(alice) == 1
-    assert store.live_entry_for_key(bob) == 3
-    assert store.live_entry_for_key(b"\x00" * 32) is None
+        writer.add(leaf(1), hash_leaf(leaf(1)))
+        writer.state.put_key(KeyRecord(alice, 1))
+        writer.state.put_org(OrgRecord(org=1, current_key=alice, live=1, endorsed_with=alice,
+                                       endorsed_signed_at=5, name="Save the Children"))
+        assert writer.state.org_of_live_entry(1) == 1  # visible inside the transaction
+        writer.state.put_key(KeyRecord(bob, 1, revoked_from=9))
+        writer.state.set_closed(1)
+    assert state.key(bob) == KeyRecord(bob, 1, revoked_from=9)
+    assert state.org(1).name == "Save the Children"
+    assert state.live_orgs_with_skeleton(skeleton("Save the Chi1dren")) == [1]
+    assert state.live_orgs_with_skeleton(skeleton("Another name")) == []
+    assert state.org_of_live_entry(2) is None
+    assert state.closed_at() == 1
 
 
 # --- Read-only ------------------------------------------------------------------------------------

@@ -50,6 +50,7 @@ from ledger.model import (
 )
 from ledger.note import (
     open_checkpoint,
+    parse_signed_checkpoint,
     parse_tlog_proof,
     verify_cosignature,
     verify_tlog_proof,
@@ -134,6 +135,7 @@ __all__ = [
     "parse_add_checkpoint_request",
     "parse_cosignature_lines",
     "parse_policy",
+    "parse_signed_checkpoint",
     "parse_tlog_proof",
     "policy_satisfied",
     "read_passphrase_file",

@@ -123,9 +123,10 @@ def check_source(
     """
     if incremental and saved_checkpoint is None:
         raise UsageError("incremental verification needs a checkpoint you saved earlier")
-    note = source.latest_checkpoint()
-    latest = None if note is None else note.encode("utf-8")
-    sizes = {s for s in (checkpoint_size(latest), checkpoint_size(saved_checkpoint)) if s}
+    latest = _note_bytes(source.latest_checkpoint())
+    sizes = {
+        s for s in (checkpoint_size(latest), checkpoint_size(saved_checkpoint)) if s is not None
+    }
     checker = EntryChecker(statement, roots_at=sizes)
     size = source.size()
     start = 0
@@ -157,7 +158,7 @@ def check_source(
     )
 
 
-def _resume(
+def _resume(  # noqa: PLR0911 - each early return is one reason to fall back to a full check
     store: LedgerSource, checker: EntryChecker, saved: bytes, pinned: VerifyingKey | None
 ) -> int:
     """Check entry 0, prove the state at the saved checkpoint, and position the checker there.
@@ -175,6 +176,9 @@ def _resume(
         cp = open_checkpoint(saved, log_key).checkpoint
         if not 1 < cp.size <= store.size():
             return 1
+        latest = checkpoint_size(_note_bytes(store.latest_checkpoint()))
+        if latest is not None and latest < cp.size:
+            return 1  # the ledger's checkpoint is older than the reader's: check it all
         tree = CompactRange.from_source(store, cp.size)
         if tree.root() != cp.root:
             checker.problems.append(
@@ -187,6 +191,15 @@ def _resume(
                 )
             )
             return 1
+        # Entry 0 was read and checked above, but only its bytes proven in the saved tree make
+        # its statement and log key the ones the reader trusts.
+        merkle.verify_inclusion(
+            merkle.hash_leaf(store.entry(0)),
+            0,
+            cp.size,
+            merkle.prove_inclusion(store, 0, cp.size),
+            cp.root,
+        )
         # The link into entry cp.size needs the leaf hash of the entry before it, proven
         # against the saved root, and that entry's bytes for its record time.
         last = cp.size - 1
@@ -201,3 +214,7 @@ def _resume(
     except LedgerError:
         return 1  # the full check that follows reports exactly what is wrong
     return cp.size
+
+
+def _note_bytes(note: str | None) -> bytes | None:
+    return None if note is None else note.encode("utf-8")

@@ -16,12 +16,24 @@ from types import TracebackType
 from attrs import frozen
 
 from ledger import merkle
-from ledger.cose import decode_endorsement, verify_endorsement
+from ledger.cose import decode_endorsement, sign_endorsement, verify_endorsement
 from ledger.entry import ZERO_HASH, decode_entry, encode_entry
 from ledger.errors import FormatError, StoreError, UsageError, VerificationError
 from ledger.keys import SigningKey, VerifyingKey
+from ledger.lifecycle import Outcome, apply
 from ledger.merkle import hash_leaf
-from ledger.model import CLOCK_SKEW, Action, Entry, EntryType, Genesis, VerifiedEndorsement
+from ledger.model import (
+    CLOCK_SKEW,
+    LOG_ACTIONS,
+    Action,
+    Endorsement,
+    Entry,
+    EntryType,
+    Genesis,
+    RemovalReason,
+    SignedEndorsement,
+    VerifiedEndorsement,
+)
 from ledger.note import (
     Checkpoint,
     TlogProof,
@@ -35,7 +47,7 @@ from ledger.note import (
 )
 from ledger.proofs import ConsistencyProof, InclusionProof, prove_consistency, prove_inclusion
 from ledger.statement import canonicalize
-from ledger.store import SqliteStore, create_store, open_store
+from ledger.store import SqliteStore, StoreWriter, create_store, open_store
 from ledger.verify import Report, check_entries
 
 _META_STATEMENT_HASH = "statement_hash"
@@ -52,10 +64,12 @@ class Rejected:
 
 @frozen
 class AppendResult:
-    """What ``append`` did: ``(label, sequence number)`` of each appended entry, and refusals."""
+    """What ``append`` did: ``(label, sequence number)`` of each appended entry, the refusals,
+    and ``(label, flag)`` for each appended look-alike name (``allow_similar``)."""
 
     appended: tuple[tuple[str, int], ...]
     rejected: tuple[Rejected, ...]
+    flags: tuple[tuple[str, str], ...] = ()
 
 
 class Ledger:
@@ -68,6 +82,7 @@ class Ledger:
         self.store = store
         self.genesis: Genesis = genesis.body
         self.statement_hash: bytes = genesis.statement_hash
+        self._log_key = VerifyingKey.from_verifier_key(self.genesis.log_key)
 
     @classmethod
     def create(
@@ -162,30 +177,16 @@ class Ledger:
         return self.store.size()
 
     def check_endorsement(self, cose: bytes, *, now: int | None = None) -> VerifiedEndorsement:
-        """Verify one endorsement against this ledger, without appending it.
+        """Check a signed statement against this ledger as ``append`` would, without appending.
 
         Raises:
-            FormatError: malformed. VerificationError: bad signature, another statement, a
-            withdrawal (not supported yet), or the key already has a live endorsement.
+            FormatError: malformed. VerificationError: a bad signature, another statement, a
+            signing time in the future, or a lifecycle rule (a second live endorsement, a
+            withdrawal by the wrong key, anything after closing...).
         """
-        signed = decode_endorsement(cose)
-        key = verify_endorsement(signed)
-        endorsement = signed.endorsement
-        if endorsement.statement_hash != self.statement_hash:
-            raise VerificationError(
-                f"endorses a different statement (sha256:{endorsement.statement_hash.hex()}) "
-                f"than this ledger's (sha256:{self.statement_hash.hex()})"
-            )
-        if endorsement.action is not Action.ENDORSE:
-            raise VerificationError("withdrawals are not supported by this version")
-        if endorsement.signed_at > _now(now) + CLOCK_SKEW:
-            raise VerificationError(
-                f"signed at {endorsement.signed_at}, more than a day in the "
-                "future: check the signer's clock"
-            )
-        existing = self.store.live_entry_for_key(key.key_id)
-        if existing is not None:
-            raise VerificationError(f"key {key.fingerprint} already endorsed at entry {existing}")
+        signed, key = self._verified(cose, _now(now))
+        with self.store.writer() as writer, writer.savepoint(keep=False):
+            self._apply(writer, signed, key)
         return VerifiedEndorsement(signed)
 
     def append(
@@ -193,18 +194,27 @@ class Ledger:
         endorsements: Sequence[tuple[str, bytes]],
         *,
         atomic: bool = False,
+        allow_similar: bool = False,
         now: int | None = None,
     ) -> AppendResult:
-        """Verify endorsements and append the valid ones durably in one transaction.
+        """Verify signed statements and append the valid ones durably in one transaction.
+
+        Each one is checked like ``verify`` checks it (signature, statement, time, and the
+        lifecycle rules of ``ledger.lifecycle`` against the state left by the entries before
+        it, under the write lock), so ``append`` never writes what ``verify`` would refuse.
 
         Args:
-            endorsements: ``(label, COSE_Sign1 bytes)`` pairs; the label names the input in
-                the result (a file name).
-            atomic: refuse the whole call (append nothing) if any endorsement is rejected.
+            endorsements: ``(label, COSE bytes)`` pairs; the label names the input in the
+                result (a file name).
+            atomic: refuse the whole call (append nothing) if any one is rejected.
+            allow_similar: append an endorsement whose name equals or looks like (UTS #39) a
+                name already on the list under another key; by default it is refused with the
+                reason, for a person to look at.
             now: the record time (default: the clock; never earlier than the tip's time).
 
         Returns:
-            What was appended (label, sequence number) and what was rejected, with reasons.
+            What was appended (label, sequence number), what was rejected with reasons, and
+            the look-alike flags of what was appended.
 
         Raises:
             VerificationError: ``atomic`` and something was rejected (nothing was appended).
@@ -212,52 +222,153 @@ class Ledger:
         """
         # The record time never goes back, so a clock behind the tip records at the tip's time.
         when = max(_now(now), self._tip_time())
-        checked: list[tuple[str, VerifiedEndorsement]] = []
+        checked: list[tuple[str, SignedEndorsement, VerifyingKey]] = []
         rejected: list[Rejected] = []
-        seen: dict[bytes, str] = {}
         for label, cose in endorsements:
             try:
-                verified = self.check_endorsement(cose, now=when)
+                signed, key = self._verified(cose, when)
             except (FormatError, VerificationError) as exc:
                 rejected.append(Rejected(label, str(exc)))
                 continue
-            key_id = verified.signed.key_id
-            if key_id in seen:
-                rejected.append(Rejected(label, f"same key as {seen[key_id]} in this batch"))
-                continue
-            seen[key_id] = label
-            checked.append((label, verified))
+            checked.append((label, signed, key))
         if atomic and rejected:
             raise VerificationError("; ".join(f"{r.label}: {r.reason}" for r in rejected))
         appended: list[tuple[str, int]] = []
+        flags: list[tuple[str, str]] = []
         if checked:
             with self.store.writer() as writer:
-                last_time = self._tip_time(writer.size - 1)
-                recorded_at = max(_now(now), last_time)
-                for label, verified in checked:
-                    signed = verified.signed
-                    # Re-checked under the write lock: another writer may have won the race.
-                    if writer.live_entry_for_key(signed.key_id) is not None:
-                        if atomic:  # raising inside the writer rolls the whole batch back
-                            raise VerificationError(f"{label}: the key endorsed meanwhile")
-                        rejected.append(Rejected(label, "the key endorsed meanwhile"))
+                recorded_at = max(when, self._tip_time(writer.size - 1))
+                for label, signed, key in checked:
+                    try:
+                        with writer.savepoint():
+                            outcome = self._apply(writer, signed, key)
+                            _refuse_lookalike(outcome, allow_similar)
+                            seq = self._add(writer, signed, recorded_at)
+                    except VerificationError as exc:
+                        if atomic:  # raising out of the writer rolls the whole batch back
+                            raise VerificationError(f"{label}: {exc}") from None
+                        rejected.append(Rejected(label, str(exc)))
                         continue
-                    entry = Entry(
-                        seq=writer.size,
-                        prev=writer.tip,
-                        type=EntryType.ENDORSEMENT,
-                        statement_hash=self.statement_hash,
-                        recorded_at=recorded_at,
-                        body=signed.cose,
-                    )
-                    data = encode_entry(entry)
-                    appended.append(
-                        (label, writer.add(data, hash_leaf(data), key_id=signed.key_id))
-                    )
-        return AppendResult(tuple(appended), tuple(rejected))
+                    appended.append((label, seq))
+                    flags += [(label, flag) for flag in outcome.flags]
+        return AppendResult(tuple(appended), tuple(rejected), tuple(flags))
+
+    def remove(
+        self,
+        entry: int,
+        reason: RemovalReason,
+        log_key: SigningKey,
+        *,
+        note: str | None = None,
+        now: int | None = None,
+    ) -> int:
+        """Remove an endorsement from the list: a new entry signed by the log key.
+
+        History is not rewritten: the endorsement stays in the ledger, and the removal, with
+        its reason, is on the record for every reader.
+
+        Returns:
+            The removal's entry number.
+
+        Raises:
+            UsageError: not the ledger's log key. VerificationError: ``entry`` is not a live
+            endorsement, or the statement is closed.
+        """
+        self._check_log_key(log_key)
+        when = max(_now(now), self._tip_time())
+        return self._append_log_action(
+            Endorsement(
+                action=Action.REMOVE,
+                statement_hash=self.statement_hash,
+                name=None,
+                public_key=log_key.public.raw,
+                signed_at=when,
+                ref=entry,
+                reason=reason,
+                note=note,
+            ),
+            log_key,
+            now,
+        )
+
+    def close_statement(self, log_key: SigningKey, *, now: int | None = None) -> int:
+        """Close the statement to new signatories: after this entry nothing may be appended.
+
+        Returns:
+            The closing entry's number.
+
+        Raises:
+            UsageError: not the ledger's log key. VerificationError: already closed.
+        """
+        self._check_log_key(log_key)
+        when = max(_now(now), self._tip_time())
+        return self._append_log_action(
+            Endorsement(
+                action=Action.CLOSE,
+                statement_hash=self.statement_hash,
+                name=None,
+                public_key=log_key.public.raw,
+                signed_at=when,
+            ),
+            log_key,
+            now,
+        )
+
+    def _append_log_action(self, claim: Endorsement, log_key: SigningKey, now: int | None) -> int:
+        cose = sign_endorsement(claim, log_key)
+        result = self.append([(claim.action.name.lower(), cose)], atomic=True, now=now)
+        return result.appended[0][1]
+
+    def _check_log_key(self, log_key: SigningKey) -> None:
+        if log_key.public.to_verifier_key() != self.genesis.log_key:
+            raise UsageError(
+                f"this is not the ledger's log key (the genesis entry names {self.genesis.log_key})"
+            )
+
+    def _verified(self, cose: bytes, now: int) -> tuple[SignedEndorsement, VerifyingKey]:
+        """Decode and verify a signed statement for this ledger (no state rules yet)."""
+        signed = decode_endorsement(cose)
+        key = verify_endorsement(signed)
+        endorsement = signed.endorsement
+        if endorsement.statement_hash != self.statement_hash:
+            raise VerificationError(
+                f"is for a different statement (sha256:{endorsement.statement_hash.hex()}) "
+                f"than this ledger's (sha256:{self.statement_hash.hex()})"
+            )
+        if endorsement.signed_at > now + CLOCK_SKEW:
+            raise VerificationError(
+                f"signed at {endorsement.signed_at}, more than a day in the "
+                "future: check the signer's clock"
+            )
+        return signed, key
+
+    def _apply(self, writer: StoreWriter, signed: SignedEndorsement, key: VerifyingKey) -> Outcome:
+        return apply(
+            writer.state,
+            seq=writer.size,
+            entry_type=_entry_type(signed),
+            signed=signed,
+            signer=key,
+            log_key=self._log_key,
+        )
+
+    def _add(self, writer: StoreWriter, signed: SignedEndorsement, recorded_at: int) -> int:
+        entry = Entry(
+            seq=writer.size,
+            prev=writer.tip,
+            type=_entry_type(signed),
+            statement_hash=self.statement_hash,
+            recorded_at=recorded_at,
+            body=signed.cose,
+        )
+        data = encode_entry(entry)
+        return writer.add(data, hash_leaf(data))
 
     def checkpoint(self, log_key: SigningKey, *, now: int | None = None) -> bytes:
         """Sign a C2SP checkpoint of the whole ledger with the log key and record it.
+
+        If the ledger has not grown since the latest checkpoint, that one is returned as it is,
+        with the witness cosignatures collected for it.
 
         Returns:
             The signed note (``origin``, size, base64 root; signed by the log key).
@@ -270,7 +381,13 @@ class Ledger:
                 f"this is not the ledger's log key (the genesis entry names {self.genesis.log_key})"
             )
         size = self.size
-        body = Checkpoint(self.genesis.origin, size, merkle.root(self.store, size))
+        root = merkle.root(self.store, size)
+        latest = self.latest_checkpoint()
+        if latest is not None:
+            current = parse_checkpoint(parse_note(latest).text)
+            if (current.size, current.root) == (size, root):
+                return latest  # unchanged: keep the cosignatures witnesses already added
+        body = Checkpoint(self.genesis.origin, size, root)
         note = sign_checkpoint(body, log_key)
         self.store.add_checkpoint(size, _now(now), note.decode("utf-8"))
         return note
@@ -358,9 +475,11 @@ class Ledger:
         Raises:
             UsageError: the key has no live endorsement in this ledger.
         """
-        seq = self.store.live_entry_for_key(key.key_id)
+        state = self.store.state()
+        record = state.key(key.key_id)
+        seq = None if record is None else state.org(record.org).live
         if seq is None:
-            raise UsageError(f"key {key.fingerprint} has no endorsement in this ledger")
+            raise UsageError(f"key {key.fingerprint} has no live endorsement in this ledger")
         return seq
 
     def _tip_time(self, seq: int | None = None) -> int:
@@ -412,3 +531,14 @@ def _now(now: int | None) -> int:
     if value < 0:
         raise UsageError("time must not be before 1970")
     return value
+
+
+def _refuse_lookalike(outcome: Outcome, allow_similar: bool) -> None:
+    if outcome.flags and not allow_similar:
+        raise VerificationError(
+            f"{outcome.flags[0]}; if this is right, append it with --allow-similar-name"
+        )
+
+
+def _entry_type(signed: SignedEndorsement) -> EntryType:
+    return EntryType.LOG if signed.endorsement.action in LOG_ACTIONS else EntryType.ENDORSEMENT

@@ -13,7 +13,8 @@ keys, and every tag that ``cbor2`` would have decoded into something else. This 
 encode (about a quarter of a canonical one) instead of a canonical encode per value.
 
 Data model (``CborValue``): ``int`` in [-2**64, 2**64 - 1], ``bytes``, ``str``, ``list`` of
-values, ``dict`` with ``int`` keys 0..23, and ``cbor2.CBORTag`` with tag 18 (COSE_Sign1) only.
+values, ``dict`` with ``int`` keys 0..23, and ``cbor2.CBORTag`` with tag 18 (COSE_Sign1) or
+98 (COSE_Sign) only.
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ CborValue: TypeAlias = Any
 """A value of the data model above (``Any`` because it is recursive and includes ``CBORTag``)."""
 
 COSE_SIGN1_TAG: Final = 18
+COSE_SIGN_TAG: Final = 98
 MAX_KEY: Final = 23
 MAX_DEPTH: Final = 8
 _INT_MIN: Final = -(2**64)
 _INT_MAX: Final = 2**64 - 1
-_ALLOWED_TAGS: Final = frozenset({COSE_SIGN1_TAG})
+_ALLOWED_TAGS: Final = frozenset({COSE_SIGN1_TAG, COSE_SIGN_TAG})
 
 
 def encode(value: CborValue) -> bytes:
@@ -224,6 +226,20 @@ class Fields:
         if value >= maximum:
             raise FormatError(f"{self._what}: {name} {value} is after the year 9999")
         return value
+
+    def optional_bytes(self, key: int, name: str, size: int) -> bytes | None:
+        """An optional byte string of an exact size."""
+        if key not in self._value:
+            self._seen.add(key)
+            return None
+        return self.bytes_(key, name, size)
+
+    def optional_time(self, key: int, name: str, *, maximum: int) -> int | None:
+        """An optional time in seconds since 1970, below ``maximum``."""
+        if key not in self._value:
+            self._seen.add(key)
+            return None
+        return self.time(key, name, maximum=maximum)
 
     def optional_uint(self, key: int, name: str) -> int | None:
         """An optional unsigned integer."""

@@ -1,22 +1,29 @@
-"""Endorsements as COSE_Sign1 (RFC 9052 §4.2), tagged 18, signed with EdDSA over Ed25519.
+"""Signed statements as COSE (RFC 9052) with EdDSA over Ed25519.
 
-Wire form (CDDL, all CBOR deterministic)::
+Every action but ROTATE is a tagged COSE_Sign1 (§4.2)::
 
-    endorsement = #6.18([ protected: bstr .cbor protected-header, unprotected: {},
-                          payload: bstr .cbor payload, signature: bstr .size 64 ])
-    protected-header = { 1: -8,                    ; alg: EdDSA
-                         3: CONTENT_TYPE,           ; content type of the payload
-                         4: bstr .size 32,          ; kid: key id of the signing key
-                         15: { 1: tstr, 2: tstr } } ; CWT claims (RFC 9597): iss, sub
-    payload = { 0: 1, 1: action, 2: bstr .size 32 (statement hash), 3: tstr (name),
-                4: bstr .size 32 (public key), 5: uint (signed at), ? 6: tstr (domain),
-                ? 7: tstr (url), ? 8: tstr (country) }
+    sign1 = #6.18([ protected: bstr .cbor header, unprotected: {}, payload: bstr .cbor payload,
+                    signature: bstr .size 64 ])
+    header = { 1: -8,                    ; alg: EdDSA
+               3: CONTENT_TYPE,           ; content type of the payload
+               4: bstr .size 32,          ; kid: key id of the signing key
+               15: { 1: tstr, 2: tstr } } ; CWT claims (RFC 9597): iss, sub
 
-The signature is over the RFC 9052 §4.4 ``Sig_structure`` ``["Signature1", protected, h'',
-payload]`` with empty external AAD, so any COSE library verifies it given only the public key.
-``iss`` is the organisation's domain when it gave one, else ``ledger-key:<fingerprint>``; ``sub``
-is the statement hash as an RFC 6920 named-information URI, following the SCITT signed-statement
-profile. The content type separates our signatures from every other use of the same key.
+A ROTATE is a tagged COSE_Sign (§4.1) with exactly two signatures over the same payload, the
+old key's then the new key's, so the new key countersigns its own introduction::
+
+    sign = #6.98([ protected: bstr .cbor { 3: CONTENT_TYPE, 15: { 1: tstr, 2: tstr } },
+                   unprotected: {}, payload: bstr .cbor payload,
+                   [ 2*2 [ protected: bstr .cbor { 1: -8, 4: bstr .size 32 }, unprotected: {},
+                           signature: bstr .size 64 ] ] ])
+
+Signatures are over the §4.4 ``Sig_structure`` with empty external AAD (``["Signature1",
+protected, h'', payload]``, or ``["Signature", body_protected, sign_protected, h'', payload]``),
+so any COSE library verifies them given only the public keys. ``iss`` is the organisation's
+domain when it gave one, else ``ledger-key:<fingerprint>`` of the (first) signer; ``sub`` is the
+statement hash as an RFC 6920 named-information URI (the SCITT signed-statement profile). The
+content type separates our signatures from every other use of the same key. The payload's
+fields are in ``ledger.payload``.
 """
 
 from __future__ import annotations
@@ -31,20 +38,11 @@ from ledger import codec
 from ledger.codec import Fields
 from ledger.errors import FormatError, VerificationError
 from ledger.keys import SigningKey, VerifyingKey
-from ledger.model import (
-    HASH_SIZE,
-    MAX_TIME,
-    PUBLIC_KEY_SIZE,
-    Action,
-    Endorsement,
-    SignedEndorsement,
-)
-from ledger.names import check_country, check_display_text, check_domain, check_url
+from ledger.model import HASH_SIZE, Action, Endorsement, SignedEndorsement
+from ledger.payload import MAX_PAYLOAD_BYTES, decode_payload, encode_payload
 
 CONTENT_TYPE: Final = "application/vnd.endorsement-ledger.endorsement+cbor"
-PAYLOAD_VERSION: Final = 1
-MAX_ENDORSEMENT_BYTES: Final = 16_384
-MAX_NAME_LENGTH: Final = 256
+MAX_ENDORSEMENT_BYTES: Final = MAX_PAYLOAD_BYTES + 1024
 ALG_EDDSA: Final = -8
 _HEADER_ALG, _HEADER_CONTENT_TYPE, _HEADER_KID, _HEADER_CWT = 1, 3, 4, 15
 _CWT_ISS, _CWT_SUB = 1, 2
@@ -62,109 +60,81 @@ def issuer_for(endorsement: Endorsement, key: VerifyingKey) -> str:
     return endorsement.domain or f"ledger-key:{key.fingerprint}"
 
 
-def encode_payload(endorsement: Endorsement) -> bytes:
-    """Encode an endorsement payload deterministically (the bytes that are signed)."""
-    _check_payload(endorsement)
-    fields: dict[int, object] = {
-        0: PAYLOAD_VERSION,
-        1: int(endorsement.action),
-        2: endorsement.statement_hash,
-        3: endorsement.name,
-        4: endorsement.public_key,
-        5: endorsement.signed_at,
-    }
-    for key, value in ((6, endorsement.domain), (7, endorsement.url), (8, endorsement.country)):
-        if value is not None:
-            fields[key] = value
-    data = codec.encode(fields)
-    # One encoding per payload, both ways: never sign what decode_payload would refuse.
-    if decode_payload(data) != endorsement:
-        raise FormatError("payload: does not survive a decode round trip")
-    return data
-
-
-def decode_payload(data: bytes) -> Endorsement:
-    """Decode and check an endorsement payload; raises FormatError."""
-    fields = Fields(codec.decode(data, max_size=MAX_ENDORSEMENT_BYTES, what="payload"), "payload")
-    version = fields.uint(0, "version")
-    if version != PAYLOAD_VERSION:
-        raise FormatError(f"payload: unsupported version {version}")
-    action = fields.uint(1, "action")
-    if action not in Action._value2member_map_:
-        raise FormatError(f"payload: unknown action {action}")
-    endorsement = Endorsement(
-        action=Action(action),
-        statement_hash=fields.bytes_(2, "statement hash", HASH_SIZE),
-        name=fields.text(3, "name", max_len=MAX_NAME_LENGTH),
-        public_key=fields.bytes_(4, "public key", PUBLIC_KEY_SIZE),
-        signed_at=fields.time(5, "signed-at time", maximum=MAX_TIME),
-        domain=fields.optional_text(6, "domain", max_len=253),
-        url=fields.optional_text(7, "url", max_len=2048),
-        country=fields.optional_text(8, "country", max_len=2),
-    )
-    fields.finish()
-    try:
-        _check_payload(endorsement)
-    except FormatError as exc:
-        raise FormatError(f"payload: {exc}") from None
-    return endorsement
-
-
-def sign_endorsement(endorsement: Endorsement, key: SigningKey) -> bytes:
-    """Sign an endorsement as a tagged COSE_Sign1 object.
+def sign_endorsement(
+    endorsement: Endorsement, key: SigningKey, *, new_key: SigningKey | None = None
+) -> bytes:
+    """Sign a statement: COSE_Sign1, or COSE_Sign with ``new_key`` countersigning a ROTATE.
 
     Args:
-        endorsement: the claim; its ``public_key`` must be ``key``'s public key.
-        key: the organisation's signing key.
+        endorsement: the payload; its ``public_key`` must be ``key``'s public key (and its
+            ``new_key`` that of ``new_key`` for a rotation).
+        key: the signer's key (for a rotation, the old key).
+        new_key: the new key, for a ROTATE only.
 
     Returns:
-        The COSE_Sign1 bytes, to be stored and hashed exactly as returned.
+        The COSE bytes, to be stored and hashed exactly as returned.
 
     Raises:
-        FormatError: a field breaks the payload rules (name with controls, bad domain...).
-        UsageError: never; a key mismatch is a programming error reported as FormatError.
+        FormatError: a field breaks the payload rules, or the keys do not match the payload.
     """
     public = key.public
     if endorsement.public_key != public.raw:
-        raise FormatError("endorsement names a different public key than the signing key")
+        raise FormatError("the payload names a different public key than the signing key")
     payload = encode_payload(endorsement)
+    claims = {
+        _CWT_ISS: issuer_for(endorsement, public),
+        _CWT_SUB: statement_uri(endorsement.statement_hash),
+    }
+    if endorsement.action is Action.ROTATE:
+        if new_key is None or endorsement.new_key != new_key.public.raw:
+            raise FormatError("a rotation must be countersigned by the new key it names")
+        body = codec.encode({_HEADER_CONTENT_TYPE: CONTENT_TYPE, _HEADER_CWT: claims})
+        signatures = []
+        for signer in (key, new_key):
+            protected = codec.encode({_HEADER_ALG: ALG_EDDSA, _HEADER_KID: signer.public.key_id})
+            signature = signer.sign(_sig_structure_sign(body, protected, payload))
+            signatures.append([protected, {}, signature])
+        return codec.encode(cbor2.CBORTag(codec.COSE_SIGN_TAG, [body, {}, payload, signatures]))
+    if new_key is not None:
+        raise FormatError("only a rotation is countersigned")
     protected = codec.encode(
         {
             _HEADER_ALG: ALG_EDDSA,
             _HEADER_CONTENT_TYPE: CONTENT_TYPE,
             _HEADER_KID: public.key_id,
-            _HEADER_CWT: {
-                _CWT_ISS: issuer_for(endorsement, public),
-                _CWT_SUB: statement_uri(endorsement.statement_hash),
-            },
+            _HEADER_CWT: claims,
         }
     )
-    signature = key.sign(_sig_structure(protected, payload))
+    signature = key.sign(_sig_structure_sign1(protected, payload))
     return codec.encode(cbor2.CBORTag(codec.COSE_SIGN1_TAG, [protected, {}, payload, signature]))
 
 
 def decode_endorsement(data: bytes) -> SignedEndorsement:
-    """Decode a COSE_Sign1 endorsement strictly, without verifying its signature.
+    """Decode a signed statement strictly, without verifying its signatures.
 
     Raises:
-        FormatError: not a tagged COSE_Sign1 of the profile above, or any field is malformed.
+        FormatError: not a COSE_Sign1 (or, for a rotation, COSE_Sign) of this profile, or a
+            field is malformed.
     """
-    protected, payload, signature = _split(data)
+    value = codec.decode(data, max_size=MAX_ENDORSEMENT_BYTES, what="endorsement")
+    if isinstance(value, cbor2.CBORTag) and value.tag == codec.COSE_SIGN_TAG:
+        return _decode_sign(data, value.value)
+    if not isinstance(value, cbor2.CBORTag) or value.tag != codec.COSE_SIGN1_TAG:
+        raise FormatError("endorsement: not a tagged COSE_Sign1 object (tag 18)")
+    protected, payload, signature = _parts(value.value, "COSE_Sign1")
+    if not isinstance(signature, bytes) or len(signature) != _SIGNATURE_SIZE:
+        raise FormatError("endorsement: signature must be 64 bytes")
     header = Fields(
         codec.decode(protected, max_size=1024, what="protected header"), "protected header"
     )
-    alg = header.any(_HEADER_ALG, "alg")
-    if alg != ALG_EDDSA:
-        raise FormatError(f"protected header: alg must be EdDSA (-8), got {alg!r}")
-    if header.any(_HEADER_CONTENT_TYPE, "content type") != CONTENT_TYPE:
-        raise FormatError(f"protected header: content type must be {CONTENT_TYPE}")
+    _check_alg(header)
+    _check_content_type(header)
     key_id = header.bytes_(_HEADER_KID, "kid", HASH_SIZE)
-    claims = Fields(header.any(_HEADER_CWT, "CWT claims"), "CWT claims")
-    issuer = claims.text(_CWT_ISS, "iss", max_len=300)
-    subject = claims.text(_CWT_SUB, "sub", max_len=100)
-    claims.finish()
+    issuer, subject = _claims(header)
     header.finish()
     endorsement = decode_payload(payload)
+    if endorsement.action is Action.ROTATE:
+        raise FormatError("endorsement: a rotation must be a COSE_Sign with two signatures")
     return SignedEndorsement(
         endorsement=endorsement,
         cose=data,
@@ -178,73 +148,139 @@ def decode_endorsement(data: bytes) -> SignedEndorsement:
 
 
 def verify_endorsement(signed: SignedEndorsement) -> VerifyingKey:
-    """Verify an endorsement's signature and the bindings of its header to its payload.
+    """Verify a signed statement's signatures and the bindings of its headers to its payload.
 
-    Checks, in order: the key id is that of the payload's public key (before any crypto, so a
-    wrong key is named as such), ``iss`` and ``sub`` match the payload, then the signature.
+    Checks, in order: each key id is that of the key the payload names (before any crypto, so
+    a wrong key is named as such), ``iss`` and ``sub`` match the payload, then the signatures.
 
     Returns:
-        The verifying key (named by its fingerprint).
+        The (first) signer's verifying key.
 
     Raises:
-        FormatError: the payload's public key is not a valid Ed25519 key.
-        VerificationError: a binding or the signature does not verify.
+        FormatError: a key in the payload is not a valid Ed25519 key.
+        VerificationError: a binding or a signature does not verify.
     """
     endorsement = signed.endorsement
-    key = VerifyingKey.from_raw(
-        f"key:{_fingerprint_name(endorsement.public_key)}", endorsement.public_key
-    )
+    key = _payload_key(endorsement.public_key)
     if signed.key_id != key.key_id:
         raise VerificationError("kid in the protected header is not the payload's key")
     if signed.issuer != issuer_for(endorsement, key):
         raise VerificationError(f"iss {signed.issuer!r} does not match the payload")
     if signed.subject != statement_uri(endorsement.statement_hash):
         raise VerificationError("sub does not match the payload's statement hash")
-    key.verify(_sig_structure(signed.protected, signed.payload), signed.signature)
+    if signed.body_protected is None:
+        key.verify(_sig_structure_sign1(signed.protected, signed.payload), signed.signature)
+        return key
+    if endorsement.new_key is None or signed.cosigner is None:
+        raise VerificationError("a rotation needs the new key's countersignature")
+    new_key = _payload_key(endorsement.new_key)
+    cosigner_kid, cosigner_protected, cosignature = signed.cosigner
+    if cosigner_kid != new_key.key_id:
+        raise VerificationError("the countersignature is not by the new key the payload names")
+    key.verify(
+        _sig_structure_sign(signed.body_protected, signed.protected, signed.payload),
+        signed.signature,
+    )
+    try:
+        new_key.verify(
+            _sig_structure_sign(signed.body_protected, cosigner_protected, signed.payload),
+            cosignature,
+        )
+    except VerificationError:
+        raise VerificationError("the new key's countersignature does not verify") from None
     return key
 
 
-def _fingerprint_name(public_key: bytes) -> str:
-    # A key name is required by VerifyingKey; the key id prefix makes a stable one.
-    return public_key.hex()[:16]
+def _decode_sign(data: bytes, value: object) -> SignedEndorsement:
+    body, payload, signatures = _parts(value, "COSE_Sign")
+    if not isinstance(signatures, list | tuple) or len(signatures) != 2:
+        raise FormatError("endorsement: a COSE_Sign must carry exactly two signatures")
+    header = Fields(codec.decode(body, max_size=1024, what="body header"), "body header")
+    _check_content_type(header)
+    issuer, subject = _claims(header)
+    header.finish()
+    signers = [_signer(item, number) for number, item in enumerate(signatures, 1)]
+    endorsement = decode_payload(payload)
+    if endorsement.action is not Action.ROTATE:
+        raise FormatError("endorsement: only a rotation is a COSE_Sign")
+    (kid, protected, signature), cosigner = signers
+    return SignedEndorsement(
+        endorsement=endorsement,
+        cose=data,
+        key_id=kid,
+        issuer=issuer,
+        subject=subject,
+        protected=protected,
+        payload=payload,
+        signature=signature,
+        body_protected=body,
+        cosigner=cosigner,
+    )
 
 
-def _split(data: bytes) -> tuple[bytes, bytes, bytes]:
-    value = codec.decode(data, max_size=MAX_ENDORSEMENT_BYTES, what="endorsement")
-    if not isinstance(value, cbor2.CBORTag) or value.tag != codec.COSE_SIGN1_TAG:
-        raise FormatError("endorsement: not a tagged COSE_Sign1 object (tag 18)")
-    parts = value.value
-    if not isinstance(parts, list | tuple) or len(parts) != 4:
-        raise FormatError("endorsement: COSE_Sign1 must be an array of 4 items")
-    protected, unprotected, payload, signature = parts
+def _signer(item: object, number: int) -> tuple[bytes, bytes, bytes]:
+    what = f"signature {number}"
+    if not isinstance(item, list | tuple) or len(item) != 3:
+        raise FormatError(f"endorsement: {what} must be an array of 3 items")
+    protected, unprotected, signature = item
+    if not isinstance(protected, bytes) or not protected:
+        raise FormatError(f"endorsement: {what} needs a protected header")
+    if not isinstance(unprotected, Mapping) or len(unprotected) != 0:
+        raise FormatError(f"endorsement: {what}'s unprotected header must be empty")
+    if not isinstance(signature, bytes) or len(signature) != _SIGNATURE_SIZE:
+        raise FormatError(f"endorsement: {what} must be 64 bytes")
+    header = Fields(codec.decode(protected, max_size=256, what=f"{what} header"), f"{what} header")
+    _check_alg(header)
+    kid = header.bytes_(_HEADER_KID, "kid", HASH_SIZE)
+    header.finish()
+    return kid, protected, signature
+
+
+def _parts(value: object, what: str) -> tuple[bytes, bytes, object]:
+    if not isinstance(value, list | tuple) or len(value) != 4:
+        raise FormatError(f"endorsement: {what} must be an array of 4 items")
+    protected, unprotected, payload, last = value
     if not isinstance(protected, bytes) or not protected:
         raise FormatError("endorsement: protected header must be a non-empty byte string")
     if not isinstance(unprotected, Mapping) or len(unprotected) != 0:
         raise FormatError("endorsement: the unprotected header must be empty")
     if not isinstance(payload, bytes):
         raise FormatError("endorsement: payload must be attached as a byte string")
-    if not isinstance(signature, bytes) or len(signature) != _SIGNATURE_SIZE:
-        raise FormatError("endorsement: signature must be 64 bytes")
-    return protected, payload, signature
+    return protected, payload, last
 
 
-def _sig_structure(protected: bytes, payload: bytes) -> bytes:
+def _check_alg(header: Fields) -> None:
+    alg = header.any(_HEADER_ALG, "alg")
+    if alg != ALG_EDDSA:
+        raise FormatError(f"protected header: alg must be EdDSA (-8), got {alg!r}")
+
+
+def _check_content_type(header: Fields) -> None:
+    if header.any(_HEADER_CONTENT_TYPE, "content type") != CONTENT_TYPE:
+        raise FormatError(f"protected header: content type must be {CONTENT_TYPE}")
+
+
+def _claims(header: Fields) -> tuple[str, str]:
+    claims = Fields(header.any(_HEADER_CWT, "CWT claims"), "CWT claims")
+    issuer = claims.text(_CWT_ISS, "iss", max_len=300)
+    subject = claims.text(_CWT_SUB, "sub", max_len=100)
+    claims.finish()
+    return issuer, subject
+
+
+def _payload_key(raw: bytes) -> VerifyingKey:
+    # A key name is required by VerifyingKey; a prefix of the key makes a stable one.
+    return VerifyingKey.from_raw(raw.hex()[:16], raw)
+
+
+def _sig_structure_sign1(protected: bytes, payload: bytes) -> bytes:
     # RFC 9052 §4.4: Sig_structure for COSE_Sign1, external_aad empty.
     return codec.encode(["Signature1", protected, b"", payload])
 
 
-def _check_payload(endorsement: Endorsement) -> None:
-    check_display_text(endorsement.name, "name", max_len=MAX_NAME_LENGTH)
-    if endorsement.domain is not None:
-        check_domain(endorsement.domain)
-    if endorsement.url is not None:
-        check_url(endorsement.url)
-    if endorsement.country is not None:
-        check_country(endorsement.country)
-    if len(endorsement.statement_hash) != HASH_SIZE:
-        raise FormatError("payload: statement hash must be 32 bytes")
-    if len(endorsement.public_key) != PUBLIC_KEY_SIZE:
-        raise FormatError("payload: public key must be 32 bytes")
+def _sig_structure_sign(body: bytes, protected: bytes, payload: bytes) -> bytes:
+    # RFC 9052 §4.4: Sig_structure for one signature of a COSE_Sign, external_aad empty.
+    return codec.encode(["Signature", body, protected, b"", payload])
 
 
 def endorse(

@@ -19,10 +19,37 @@ CLOCK_SKEW = 86_400
 
 
 class Action(enum.IntEnum):
-    """What an endorsement says about the statement (payload key 1)."""
+    """What a signed statement says (payload key 1); see ``ledger.payload`` for each one's fields.
+
+    Organisation actions (entry type 1, signed by an organisation key): ENDORSE, WITHDRAW,
+    ROTATE (signed by the old key and countersigned by the new one), REVOKE. Log actions
+    (entry type 2, signed by the log key): REMOVE, CLOSE.
+    """
 
     ENDORSE = 0
     WITHDRAW = 1
+    ROTATE = 2
+    REVOKE = 3
+    REMOVE = 4
+    CLOSE = 5
+
+
+ORGANISATION_ACTIONS = frozenset({Action.ENDORSE, Action.WITHDRAW, Action.ROTATE, Action.REVOKE})
+LOG_ACTIONS = frozenset({Action.REMOVE, Action.CLOSE})
+
+
+class RemovalReason(enum.IntEnum):
+    """Why a campaign removed an endorsement (payload key 13 of a REMOVE)."""
+
+    FRAUDULENT = 1
+    WITHDRAWN_BY_REQUEST = 2
+    MISTAKEN = 3
+    DUPLICATE = 4
+
+    @property
+    def code(self) -> str:
+        """The reason as written on the command line and in reports: ``withdrawn-by-request``."""
+        return self.name.lower().replace("_", "-")
 
 
 class EntryType(enum.IntEnum):
@@ -30,46 +57,64 @@ class EntryType(enum.IntEnum):
 
     GENESIS = 0
     ENDORSEMENT = 1
+    """A statement signed by an organisation key (endorse, withdraw, rotate, revoke)."""
+    LOG = 2
+    """A statement signed by the log key (remove, close)."""
 
 
 @frozen
 class Endorsement:
-    """The claim an organisation signs: the COSE_Sign1 payload, decoded.
+    """A signed statement's payload, decoded: an organisation's or the log's claim.
 
     Attributes:
-        action: endorse or withdraw.
+        action: what is said (see ``Action``).
         statement_hash: SHA-256 of the canonical statement text.
-        name: the organisation's display name, as it chose to write it.
-        public_key: the 32-byte Ed25519 key that signs this endorsement.
-        signed_at: when the organisation signed, in seconds since the epoch (its own claim).
+        name: the organisation's display name (required to endorse; optional otherwise).
+        public_key: the 32-byte Ed25519 key that signs (for ROTATE: the old key).
+        signed_at: when the signer signed, in seconds since the epoch (its own claim).
         domain: the organisation's DNS domain, if it gave one (used for key binding).
         url: the organisation's website, if given.
         country: ISO 3166-1 alpha-2 code, if given.
+        ref: the entry an action refers to (WITHDRAW: optional; REMOVE: required).
+        new_key: ROTATE: the new 32-byte key, which countersigns.
+        revoked_key: REVOKE: the key revoked; revoked_from: from when (seconds).
+        reason: REMOVE: why; note: REMOVE: optional free text.
     """
 
     action: Action
     statement_hash: bytes = field(repr=lambda b: b.hex()[:16] + "…")
-    name: str
+    name: str | None
     public_key: bytes = field(repr=lambda b: b.hex()[:16] + "…")
     signed_at: int
     domain: str | None = None
     url: str | None = None
     country: str | None = None
+    ref: int | None = None
+    new_key: bytes | None = None
+    revoked_key: bytes | None = None
+    revoked_from: int | None = None
+    reason: RemovalReason | None = None
+    note: str | None = None
 
 
 @frozen
 class SignedEndorsement:
-    """An endorsement with its COSE_Sign1 envelope, decoded but not yet verified.
+    """A signed statement with its COSE envelope, decoded but not yet verified.
+
+    COSE_Sign1 (tag 18) for every action but ROTATE, which is a COSE_Sign (tag 98) with two
+    signatures: the old key's, then the new key's.
 
     Attributes:
         endorsement: the decoded payload.
-        cose: the COSE_Sign1 bytes exactly as the organisation produced them.
-        key_id: the key id from the protected header (32 bytes).
+        cose: the COSE bytes exactly as the signer produced them.
+        key_id: the key id of the (first) signer.
         issuer: the CWT ``iss`` claim.
         subject: the CWT ``sub`` claim (the statement hash as an RFC 6920 ``ni`` URI).
-        protected: the serialised protected header, as received.
+        protected: the serialised protected header of the (first) signature, as received.
         payload: the serialised payload, as received.
-        signature: the 64-byte Ed25519 signature.
+        signature: the 64-byte Ed25519 signature of the (first) signer.
+        body_protected: COSE_Sign only: the body's protected header.
+        cosigner: COSE_Sign only: (key id, protected header, signature) of the second signer.
     """
 
     endorsement: Endorsement
@@ -80,6 +125,8 @@ class SignedEndorsement:
     protected: bytes = field(repr=False)
     payload: bytes = field(repr=False)
     signature: bytes = field(repr=False)
+    body_protected: bytes | None = field(default=None, repr=False)
+    cosigner: tuple[bytes, bytes, bytes] | None = field(default=None, repr=False)
 
 
 @frozen

@@ -84,6 +84,7 @@ __all__ = [
     "parse_checkpoint",
     "parse_note",
     "parse_signature_lines",
+    "parse_signed_checkpoint",
     "parse_tlog_proof",
     "parse_witness_verifier_key",
     "sign_checkpoint",
@@ -895,3 +896,12 @@ def verify_tlog_proof(
     body = verified.checkpoint
     merkle.verify_inclusion(leaf_hash, proof.index, body.size, proof.inclusion_proof, body.root)
     return verified
+
+
+def parse_signed_checkpoint(data: bytes) -> Checkpoint:
+    """Parse a signed checkpoint's note and body strictly, without verifying any signature.
+
+    Raises:
+        FormatError: not a signed note, or its text is not a checkpoint.
+    """
+    return parse_checkpoint(parse_note(data).text)

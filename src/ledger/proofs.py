@@ -15,7 +15,7 @@ from typing import Any
 from attrs import frozen
 
 from ledger import merkle
-from ledger.errors import FormatError
+from ledger.errors import FormatError, UsageError, VerificationError
 
 
 @frozen
@@ -30,7 +30,10 @@ class InclusionProof:
 
     def verify(self) -> None:
         """Check the proof against its own root (raises VerificationError)."""
-        merkle.verify_inclusion(self.leaf_hash, self.index, self.size, self.proof, self.root)
+        try:
+            merkle.verify_inclusion(self.leaf_hash, self.index, self.size, self.proof, self.root)
+        except UsageError as exc:  # an index or size that no tree has: the proof is wrong
+            raise VerificationError(str(exc)) from None
 
     def to_json(self) -> dict[str, Any]:
         """``{"index", "size", "leaf_hash", "root", "proof"}``, hashes in standard base64."""
@@ -55,7 +58,12 @@ class ConsistencyProof:
 
     def verify(self) -> None:
         """Check the proof between its own roots (raises VerificationError)."""
-        merkle.verify_consistency(self.old_size, self.size, self.old_root, self.root, self.proof)
+        try:
+            merkle.verify_consistency(
+                self.old_size, self.size, self.old_root, self.root, self.proof
+            )
+        except UsageError as exc:  # sizes that no pair of trees has: the proof is wrong
+            raise VerificationError(str(exc)) from None
 
     def to_json(self) -> dict[str, Any]:
         """``{"old_size", "size", "old_root", "root", "proof"}``, hashes in standard base64."""

@@ -7,15 +7,14 @@ the terminal shows characters, never control sequences or reordered text.
 from __future__ import annotations
 
 import base64
-import time
 import unicodedata
 from typing import Any, Final
 
 from ledger.model import CheckpointInfo
+from ledger.timefmt import format_time
 from ledger.verify import CHECKS, Report, Signatory
 
 REPORT_SCHEMA: Final = "endorsement-ledger/verify-report/v1"
-MAX_DISPLAY_TIME: Final = 253_402_300_800  # 10000-01-01T00:00:00Z
 
 CHECK_TEXT: Final = {
     "encoding": "every entry is in the one canonical encoding of the format",
@@ -62,13 +61,6 @@ def inert(text: str, limit: int = 200) -> str:
         else:
             out.append(char)
     return "".join(out) + ("…" if len(text) > limit else "")
-
-
-def format_time(seconds: int) -> str:
-    """RFC 3339 UTC time, e.g. ``2021-01-19T10:00:00Z`` (raw seconds past the year 9999)."""
-    if not 0 <= seconds < MAX_DISPLAY_TIME:
-        return f"{seconds}s after 1970"
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
 def check_status(report: Report, check: str) -> str:
@@ -216,3 +208,17 @@ def report_json(report: Report, source: str) -> dict[str, Any]:
 
 def _b64(value: bytes) -> str:
     return base64.b64encode(value).decode("ascii")
+
+
+__all__ = [
+    "CHECK_TEXT",
+    "REPORT_SCHEMA",
+    "check_status",
+    "checkpoint_json",
+    "format_time",
+    "inert",
+    "not_proven",
+    "render_text",
+    "report_json",
+    "signatory_json",
+]

@@ -16,156 +16,32 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
-from typing import Final
-
-from attrs import frozen
 
 from ledger.cose import decode_endorsement, verify_endorsement
 from ledger.entry import ZERO_HASH, decode_entry
 from ledger.errors import FormatError, LedgerError, UsageError, VerificationError
+from ledger.findings import (
+    CHECKS,
+    ENTRY_CHECKS,
+    MAX_PROBLEMS,
+    Departure,
+    Problem,
+    Report,
+    Signatory,
+)
 from ledger.keys import VerifyingKey
-from ledger.merkle import CompactRange, hash_leaf
+from ledger.lifecycle import apply
+from ledger.merkle import EMPTY_ROOT, CompactRange, hash_leaf
 from ledger.model import (
     CLOCK_SKEW,
-    Action,
-    CheckpointInfo,
     Entry,
     EntryType,
     Genesis,
     VerifiedEndorsement,
     VerifiedEntry,
 )
+from ledger.roster import Roster
 from ledger.statement import canonicalize, canonicalize_text
-
-ENTRY_CHECKS: Final = (
-    "encoding",
-    "sequence",
-    "links",
-    "statement",
-    "signatures",
-    "signers",
-    "times",
-)
-CHECKS: Final = (*ENTRY_CHECKS, "checkpoint", "consistency", "witnesses")
-MAX_PROBLEMS: Final = 1000
-
-
-@frozen
-class Problem:
-    """One failed check: which entry (None for the ledger as a whole), which check, why."""
-
-    seq: int | None
-    check: str
-    message: str
-
-    def __str__(self) -> str:
-        return self.message if self.seq is None else f"entry {self.seq}: {self.message}"
-
-
-@frozen
-class Signatory:
-    """A current signatory, from a verified endorsement entry.
-
-    Attributes:
-        seq: the entry of the endorsement.
-        name, domain, url, country: as the organisation signed them.
-        fingerprint, key_id, public_key: the key that signed (after rotations: the current key).
-        signed_at: the organisation's signing time; recorded_at: the log's record time.
-        identity: "self-asserted", or "confirmed" when evidence shows the organisation's
-            domain publishes the key (see ``identity_note``).
-        identity_note: where and when the key was found published, when confirmed.
-    """
-
-    seq: int
-    name: str
-    domain: str | None
-    url: str | None
-    country: str | None
-    fingerprint: str
-    key_id: bytes
-    signed_at: int
-    recorded_at: int
-    public_key: bytes = b""
-    identity: str = "self-asserted"
-    identity_note: str | None = None
-
-
-@frozen
-class Departure:
-    """A signatory no longer on the list, and why.
-
-    Attributes:
-        seq: the entry of the endorsement that ended.
-        name: the organisation's name as it signed it.
-        fingerprint: the key that had endorsed.
-        how: "withdrawn" (by the organisation), "removed" (by the campaign), or "revoked"
-            (the key was revoked from a time before the endorsement was signed).
-        ended_at_entry: the entry that ended it.
-        reason: the campaign's reason code for a removal, or the revocation time.
-        note: free text the campaign gave with a removal.
-        when: the record time of the ending entry.
-    """
-
-    seq: int
-    name: str
-    fingerprint: str
-    how: str
-    ended_at_entry: int
-    when: int
-    reason: str | None = None
-    note: str | None = None
-
-
-@frozen
-class Report:
-    """What verification found. ``ok`` is true only when no check failed.
-
-    Attributes:
-        size: number of entries read.
-        genesis: the genesis body, when entry 0 decoded.
-        statement_hash: the ledger's statement hash, when entry 0 decoded.
-        statement_checked: True when a separately given statement text matched, False when it
-            did not, None when none was given.
-        problems: every failure found (capped at ``MAX_PROBLEMS``; ``problems_truncated`` says).
-        signatories: current signatories from verified entries, in entry order.
-        departed: signatories no longer on the list (withdrawn, removed, revoked), in order.
-        root: RFC 9162 Merkle root of all the entries read.
-        checks_run: the checks that ran (anchor checks run only with a checkpoint, a saved
-            checkpoint or a policy).
-        mode: "full" (every entry checked) or "incremental" (only the entries after a
-            checkpoint the reader trusts; see ``entries_from``).
-        entries_from: the first entry whose signature was checked (0 in full mode).
-        checkpoint: the ledger's latest checkpoint, if one verified.
-        saved_checkpoint: the reader's saved checkpoint, if one was given and verified.
-        policy_explanation: how the witness policy was met, when one was given.
-        failed_checks: names of the checks that failed (a subset of ``CHECKS``).
-    """
-
-    size: int
-    root: bytes
-    genesis: Genesis | None
-    statement_hash: bytes | None
-    statement_checked: bool | None
-    problems: tuple[Problem, ...]
-    problems_truncated: bool
-    signatories: tuple[Signatory, ...]
-    checks_run: frozenset[str] = frozenset(ENTRY_CHECKS)
-    mode: str = "full"
-    entries_from: int = 0
-    checkpoint: CheckpointInfo | None = None
-    saved_checkpoint: CheckpointInfo | None = None
-    policy_explanation: str | None = None
-    departed: tuple[Departure, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        """True when every check passed and there was at least the genesis entry."""
-        return not self.problems and self.genesis is not None
-
-    @property
-    def failed_checks(self) -> frozenset[str]:
-        """The names of the checks that failed."""
-        return frozenset(problem.check for problem in self.problems)
 
 
 class EntryChecker:
@@ -181,7 +57,7 @@ class EntryChecker:
         """
         self.tree = CompactRange()
         self._wanted_roots = frozenset(roots_at)
-        self.roots: dict[int, bytes] = {}
+        self.roots: dict[int, bytes] = {0: EMPTY_ROOT} if 0 in self._wanted_roots else {}
         self._given_statement = statement
         self.statement_checked: bool | None = None
         self.expected_seq = 0
@@ -189,9 +65,9 @@ class EntryChecker:
         self.last_time = 0
         self.genesis: Genesis | None = None
         self.statement_hash: bytes | None = None
-        self.live: dict[bytes, Signatory] = {}
+        self.log_key: VerifyingKey | None = None
+        self.roster = Roster()
         self.problems: list[Problem] = []
-        self._candidate: Signatory | None = None
 
     def skip_to(self, position: int, *, prev: bytes, tree: CompactRange, last_time: int) -> None:
         """Continue at ``position`` from a trusted state instead of reading the entries before.
@@ -248,19 +124,21 @@ class EntryChecker:
                     f"previous entry ({self.last_time})",
                 )
             self.last_time = max(self.last_time, entry.recorded_at)
-        self._candidate = None
-        verified = self._check_body(seq, entry, raw, leaf_hash) if entry is not None else None
-        if self._candidate is not None and len(self.problems) == before:
-            self.live[self._candidate.key_id] = self._candidate
+        verified = None
+        if entry is not None:
+            verified = self._check_body(
+                seq, entry, raw, leaf_hash, clean=len(self.problems) == before
+            )
         self.prev = leaf_hash
         self.expected_seq = seq + 1
         return verified if len(self.problems) == before else None
 
     def _check_body(
-        self, seq: int, entry: Entry, raw: bytes, leaf_hash: bytes
+        self, seq: int, entry: Entry, raw: bytes, leaf_hash: bytes, *, clean: bool
     ) -> VerifiedEntry | None:
         if seq == 0:
             return self._check_genesis(entry, raw, leaf_hash)
+        before = len(self.problems)
         if self.statement_hash is not None and entry.statement_hash != self.statement_hash:
             self._problem(seq, "statement", "statement hash differs from the genesis entry's")
         if entry.type is EntryType.GENESIS or not isinstance(entry.body, bytes):
@@ -290,29 +168,21 @@ class EntryChecker:
                 f"signed at {endorsement.signed_at}, more than a day "
                 f"after the log recorded it ({entry.recorded_at})",
             )
-        if endorsement.action is not Action.ENDORSE:
-            self._problem(seq, "signatures", "withdrawals are not supported by this version")
-        elif key.key_id in self.live:
-            first = self.live[key.key_id].seq
-            self._problem(
-                seq,
-                "signers",
-                f"second endorsement by key {key.fingerprint} (already endorsed at entry {first})",
-            )
-        else:
-            # Registered by ``feed`` only if this entry passes every other check too.
-            self._candidate = Signatory(
-                seq=seq,
-                name=endorsement.name,
-                domain=endorsement.domain,
-                url=endorsement.url,
-                country=endorsement.country,
-                fingerprint=key.fingerprint,
-                key_id=key.key_id,
-                public_key=key.raw,
-                signed_at=endorsement.signed_at,
-                recorded_at=entry.recorded_at,
-            )
+        # The list changes only through entries that pass every other check.
+        if clean and len(self.problems) == before:
+            try:
+                outcome = apply(
+                    self.roster.state,
+                    seq=seq,
+                    entry_type=entry.type,
+                    signed=signed,
+                    signer=key,
+                    log_key=self.log_key,
+                )
+            except VerificationError as exc:
+                self._problem(seq, "signers", str(exc))
+            else:
+                self.roster.record(seq, entry, signed, key, outcome)
         return VerifiedEntry(
             entry=entry, leaf_hash=leaf_hash, raw=raw, endorsement=VerifiedEndorsement(signed)
         )
@@ -338,6 +208,7 @@ class EntryChecker:
         except LedgerError as exc:
             self._problem(0, "encoding", f"log key is malformed: {exc}")
         else:
+            self.log_key = log_key
             if log_key.name != genesis.origin:
                 self._problem(0, "encoding", f"log key name {log_key.name!r} is not the origin")
         if self._given_statement is not None:
@@ -378,7 +249,10 @@ class EntryChecker:
             statement_checked=self.statement_checked,
             problems=tuple(problems[:MAX_PROBLEMS]),
             problems_truncated=truncated,
-            signatories=tuple(sorted(self.live.values(), key=lambda s: s.seq)),
+            signatories=self.roster.signatories(),
+            departed=tuple(self.roster.departed),
+            flags=tuple(self.roster.flags),
+            closed_at=self.roster.closed_at,
         )
 
 
@@ -421,3 +295,18 @@ def iter_verified(
         yield verified
     if checker.expected_seq == 0:
         raise VerificationError("ledger: the ledger has no entries")
+
+
+# The value types live in ``ledger.findings``; they are re-exported here for callers of verify.
+__all__ = [
+    "CHECKS",
+    "ENTRY_CHECKS",
+    "MAX_PROBLEMS",
+    "Departure",
+    "EntryChecker",
+    "Problem",
+    "Report",
+    "Signatory",
+    "check_entries",
+    "iter_verified",
+]

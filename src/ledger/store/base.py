@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Protocol
 
+from ledger.lifecycle import StateView
+
 
 class StoreWriter(Protocol):
     """One write transaction: see the tip, add entries, commit on success."""
@@ -29,11 +31,16 @@ class StoreWriter(Protocol):
         """Leaf hash of the last entry (32 zero bytes when the store is empty)."""
         ...
 
-    def live_entry_for_key(self, key_id: bytes) -> int | None:
-        """The sequence number of the live endorsement made with this key, if any."""
+    @property
+    def state(self) -> StateView:
+        """The lifecycle state, read and written in this transaction."""
         ...
 
-    def add(self, data: bytes, leaf_hash: bytes, *, key_id: bytes | None = None) -> int:
+    def savepoint(self, *, keep: bool = True) -> AbstractContextManager[None]:
+        """A nested transaction, undone alone if its block raises (or always, unless keep)."""
+        ...
+
+    def add(self, data: bytes, leaf_hash: bytes) -> int:
         """Append one entry (already encoded) and return its sequence number."""
         ...
 
@@ -74,8 +81,8 @@ class Store(Protocol):
         """A metadata value, or None."""
         ...
 
-    def live_entry_for_key(self, key_id: bytes) -> int | None:
-        """The sequence number of the live endorsement made with this key, if any."""
+    def state(self) -> StateView:
+        """The lifecycle state, for reading."""
         ...
 
     def writer(self) -> AbstractContextManager[StoreWriter]:

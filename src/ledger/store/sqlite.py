@@ -19,6 +19,7 @@ from typing import Final
 
 from ledger.errors import StoreError
 from ledger.merkle import hash_children
+from ledger.store.state import STATE_SCHEMA, SqliteState
 
 APPLICATION_ID: Final = 0x454C4731  # "ELG1": marks the file as a ledger for `file` and for us
 SCHEMA_VERSION: Final = 1
@@ -38,7 +39,6 @@ CREATE TABLE tree (
     hash BLOB NOT NULL,
     PRIMARY KEY (level, idx)
 ) WITHOUT ROWID;
-CREATE TABLE signers (key_id BLOB PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE checkpoints (
     size INTEGER NOT NULL,
     created INTEGER NOT NULL,
@@ -75,7 +75,7 @@ class SqliteStore:
             with db:
                 db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                db.executescript(_SCHEMA)
+                db.executescript(_SCHEMA + STATE_SCHEMA)
         except sqlite3.Error as exc:
             db.close()
             path.unlink(missing_ok=True)
@@ -197,10 +197,9 @@ class SqliteStore:
         row = self._query("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
         return None if row is None else bytes(row[0])
 
-    def live_entry_for_key(self, key_id: bytes) -> int | None:
-        """The sequence number of the live endorsement by this key id, if any."""
-        row = self._query("SELECT seq FROM signers WHERE key_id = ?", (key_id,)).fetchone()
-        return None if row is None else int(row[0])
+    def state(self) -> SqliteState:
+        """The lifecycle state, for reading (writers get theirs from ``writer().state``)."""
+        return SqliteState(self._db, str(self._path))
 
     def add_checkpoint(self, size: int, created: int, note: str) -> None:
         """Record a checkpoint the log signed."""
@@ -280,10 +279,33 @@ class _SqliteWriter:
     def tip(self) -> bytes:
         return self._tip
 
-    def live_entry_for_key(self, key_id: bytes) -> int | None:
-        return self._store.live_entry_for_key(key_id)
+    @property
+    def state(self) -> SqliteState:
+        """The lifecycle state, read and written in this transaction."""
+        return SqliteState(self._db, self._store.location)
 
-    def add(self, data: bytes, leaf_hash: bytes, *, key_id: bytes | None = None) -> int:
+    @contextmanager
+    def savepoint(self, *, keep: bool = True) -> Iterator[None]:
+        """A nested transaction, undone alone if its block raises (or always, unless keep)."""
+        self._db.execute("SAVEPOINT entry")
+        size, tip, nodes = self._size, self._tip, dict(self._nodes)
+
+        def undo() -> None:
+            self._db.execute("ROLLBACK TO SAVEPOINT entry")
+            self._db.execute("RELEASE SAVEPOINT entry")
+            self._size, self._tip, self._nodes = size, tip, nodes
+
+        try:
+            yield
+        except BaseException:
+            undo()
+            raise
+        if keep:
+            self._db.execute("RELEASE SAVEPOINT entry")
+        else:
+            undo()
+
+    def add(self, data: bytes, leaf_hash: bytes) -> int:
         seq = self._size
         try:
             self._db.execute("INSERT INTO entries VALUES (?, ?, ?)", (seq, leaf_hash, data))
@@ -297,8 +319,6 @@ class _SqliteWriter:
                 level, index = level + 1, index // 2
                 self._nodes[(level, index)] = node
                 self._db.execute("INSERT INTO tree VALUES (?, ?, ?)", (level, index, node))
-            if key_id is not None:
-                self._db.execute("INSERT INTO signers VALUES (?, ?)", (key_id, seq))
         except sqlite3.Error as exc:
             raise StoreError(
                 f"{self._store.location}: append of entry {seq} failed ({exc})"

