@@ -81,24 +81,37 @@ def init(
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--atomic", is_flag=True, help="Append nothing if any file is rejected.")
 @click.option(
+    "--allow-similar-name",
+    "allow_similar",
+    is_flag=True,
+    help="Append an endorsement whose name equals or looks like one on the list (another key).",
+)
+@click.option(
     "--time",
     "now",
     type=click.IntRange(min=0),
     help="Record time, seconds since the epoch (default: now).",
 )
-def append(ledger_path: str, files: tuple[str, ...], atomic: bool, now: int | None) -> None:
-    """Verify endorsement FILES and append them to LEDGER in one durable transaction.
+def append(
+    ledger_path: str, files: tuple[str, ...], atomic: bool, allow_similar: bool, now: int | None
+) -> None:
+    """Verify signed FILES (endorsements, withdrawals, rotations, revocations) and append them
+    to LEDGER in one durable transaction.
 
     Prints the entry number of each appended file; a rejected file is reported with the reason
-    and exit code 1, and nothing already stored changes.
+    and exit code 1, and nothing already stored changes. An endorsement whose name equals or
+    looks like (Unicode UTS #39) a name on the list under another key is refused unless
+    --allow-similar-name is given; it is then appended and flagged in every report.
     """
     inputs = [
         (name, read_input(name, what="endorsement", limit=MAX_ENDORSEMENT_FILE)) for name in files
     ]
     with Ledger.open(ledger_path) as book:
-        result = book.append(inputs, atomic=atomic, now=now)
+        result = book.append(inputs, atomic=atomic, allow_similar=allow_similar, now=now)
     for name, seq in result.appended:
         click.echo(f"entry {seq}: {name}")
+    for name, flag in result.flags:
+        click.echo(f"ledger: warning: {inert(name)}: {inert(flag, 400)}", err=True)
     for rejected in result.rejected:
         click.echo(
             f"ledger: rejected: {inert(rejected.label)}: {inert(rejected.reason, 400)}", err=True

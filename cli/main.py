@@ -15,6 +15,14 @@ import click
 from cli.cmd_endorse import endorse, inspect
 from cli.cmd_keys import key, keygen
 from cli.cmd_ledger import append, init, list_signatories, verify
+from cli.cmd_lifecycle import (
+    close_command,
+    history_command,
+    remove_command,
+    revoke_command,
+    rotate_command,
+    withdraw_command,
+)
 from cli.cmd_log import checkpoint, prove, verify_proof
 from cli.cmd_statement import statement
 from cli.cmd_witness import witness
@@ -90,6 +98,12 @@ for command in (
     prove,
     verify_proof,
     witness,
+    withdraw_command,
+    rotate_command,
+    revoke_command,
+    remove_command,
+    close_command,
+    history_command,
 ):
     cli.add_command(command)
 

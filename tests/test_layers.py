@@ -54,6 +54,7 @@ LAYERS: dict[str, int] = {
     "ledger.binding_store": 11,
     "ledger.campaign": 12,
     "ledger.audit": 13,
+    "ledger.history": 13,
     "ledger.bundle_read": 14,
     "ledger.bundle": 15,
     "ledger": 20,

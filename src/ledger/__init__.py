@@ -22,11 +22,13 @@ Errors: every failure is a ``LedgerError``: ``FormatError`` (cannot decode),
 
 from __future__ import annotations
 
+from ledger.actions import revoke, rotate, withdraw
 from ledger.audit import check_ledger_file
 from ledger.campaign import AppendResult, Ledger, Rejected
 from ledger.cose import decode_endorsement, endorse, verify_endorsement
 from ledger.entry import decode_entry, encode_entry
 from ledger.errors import FormatError, LedgerError, StoreError, UsageError, VerificationError
+from ledger.history import ledger_history
 from ledger.inspect import describe_entry, inspect_bytes
 from ledger.keyfile import (
     read_passphrase_file,
@@ -44,6 +46,7 @@ from ledger.model import (
     Entry,
     EntryType,
     Genesis,
+    RemovalReason,
     SignedEndorsement,
     VerifiedEndorsement,
     VerifiedEntry,
@@ -59,6 +62,7 @@ from ledger.note import (
 from ledger.policy import Policy, explain_policy, parse_policy, policy_satisfied
 from ledger.proofs import ConsistencyProof, InclusionProof
 from ledger.render import format_time, inert, render_text, report_json, signatory_json
+from ledger.roster import Event
 from ledger.statement import canonicalize, format_statement_hash, statement_hash
 from ledger.verify import Problem, Report, Signatory, check_entries, iter_verified
 from ledger.witness import (
@@ -87,6 +91,7 @@ __all__ = [
     "Endorsement",
     "Entry",
     "EntryType",
+    "Event",
     "FormatError",
     "Genesis",
     "InclusionProof",
@@ -96,6 +101,7 @@ __all__ = [
     "Problem",
     "RefusalReason",
     "Rejected",
+    "RemovalReason",
     "Report",
     "Signatory",
     "SignedEndorsement",
@@ -130,6 +136,7 @@ __all__ = [
     "init_state",
     "inspect_bytes",
     "iter_verified",
+    "ledger_history",
     "load_state",
     "open_checkpoint",
     "parse_add_checkpoint_request",
@@ -143,12 +150,15 @@ __all__ = [
     "read_secret_key",
     "render_text",
     "report_json",
+    "revoke",
+    "rotate",
     "secret_key_is_encrypted",
     "signatory_json",
     "statement_hash",
     "verify_cosignature",
     "verify_endorsement",
     "verify_tlog_proof",
+    "withdraw",
     "witness_checkpoint",
     "witness_verifier_key",
     "write_key_pair",

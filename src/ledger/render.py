@@ -10,9 +10,9 @@ import base64
 import unicodedata
 from typing import Any, Final
 
+from ledger.findings import CHECKS, Departure, Report, Signatory
 from ledger.model import CheckpointInfo
 from ledger.timefmt import format_time
-from ledger.verify import CHECKS, Report, Signatory
 
 REPORT_SCHEMA: Final = "endorsement-ledger/verify-report/v1"
 
@@ -22,7 +22,9 @@ CHECK_TEXT: Final = {
     "links": "every entry holds the hash of the entry before it (hash chain)",
     "statement": "one statement hash throughout, the SHA-256 of the statement text",
     "signatures": "every endorsement is signed by the key it names, for this statement",
-    "signers": "no key has more than one live endorsement",
+    "signers": "every change to the list is allowed: one live endorsement per organisation, "
+    "withdrawals, rotations and revocations by the right keys, removals and closing by the "
+    "log key, nothing after closing",
     "times": "record times never go backwards",
     "checkpoint": "the log signed a checkpoint whose Merkle root is the root of these entries",
     "consistency": "the ledger extends the checkpoint you saved: nothing rewritten or cut",
@@ -36,8 +38,9 @@ NOT_RUN_TEXT: Final = {
 }
 
 ALWAYS_NOT_PROVEN: Final = (
-    "that a key belongs to the organisation it names: no evidence of key publication by the "
-    "organisations was checked, so every identity is self-asserted",
+    "that a key belongs to the organisation it names, unless the list says 'identity "
+    "confirmed': only then was the key found published on the organisation's own domain; "
+    "otherwise the identity is self-asserted",
     "that the person who signed had authority to commit the organisation",
     "the times: 'signed' is the organisation's own claim, 'recorded' the log's",
 )
@@ -82,6 +85,14 @@ def not_proven(report: Report) -> list[str]:
 
 def render_text(report: Report, source: str) -> str:
     """The plain-language report: verdict, what was checked, what is not proven, signatories."""
+    lines = _verdict(report, source) + _checks(report) + _findings(report)
+    lines += ["", "What this does not prove:"]
+    lines += [f"  - {item}" for item in not_proven(report)]
+    lines += _people(report)
+    return "\n".join(lines) + "\n"
+
+
+def _verdict(report: Report, source: str) -> list[str]:
     count = len(report.signatories)
     if report.ok:
         lines = [f"VERIFIED: {inert(source)}: {report.size} entries, {count} current signatories"]
@@ -99,13 +110,17 @@ def render_text(report: Report, source: str) -> str:
         ]
     if report.checkpoint is not None:
         lines.append(f"  checkpoint: {_checkpoint_line(report.checkpoint)}")
+    return lines
+
+
+def _checks(report: Report) -> list[str]:
     mode = (
         "every entry"
         if report.mode == "full"
         else f"incremental: entries from {report.entries_from} on, trusting your checkpoint "
         "for the ones before"
     )
-    lines += ["", f"What was checked ({mode}):"]
+    lines = ["", f"What was checked ({mode}):"]
     for check in CHECKS:
         status = check_status(report, check)
         mark = {"passed": "ok", "failed": "FAIL", "not run": "--"}[status]
@@ -117,18 +132,49 @@ def render_text(report: Report, source: str) -> str:
     if report.policy_explanation:
         lines += ["", "Witness policy:"]
         lines += [f"  {inert(line, 300)}" for line in report.policy_explanation.splitlines()]
+    return lines
+
+
+def _findings(report: Report) -> list[str]:
+    lines: list[str] = []
     if report.problems:
         lines += ["", "Problems:"]
         lines += [f"  {inert(str(problem), 400)}" for problem in report.problems]
         if report.problems_truncated:
             lines.append("  (more problems were found; only the first ones are listed)")
-    lines += ["", "What this does not prove:"]
-    lines += [f"  - {item}" for item in not_proven(report)]
-    lines += ["", f"Signatories ({count}, verified entries only):"]
-    lines += [f"  {_signatory_line(s)}" for s in report.signatories]
-    if not report.signatories:
-        lines.append("  (none)")
-    return "\n".join(lines) + "\n"
+    if report.flags:
+        lines += ["", "Worth a look (not failures):"]
+        lines += [f"  {inert(str(flag), 400)}" for flag in report.flags]
+    return lines
+
+
+def _people(report: Report) -> list[str]:
+    heading = (
+        "Signatories that joined after your checkpoint"
+        if report.mode == "incremental"
+        else "Signatories"
+    )
+    lines = ["", f"{heading} ({len(report.signatories)}, verified entries only):"]
+    lines += [f"  {_signatory_line(s)}" for s in report.signatories] or ["  (none)"]
+    if report.departed:
+        lines += ["", f"No longer on the list ({len(report.departed)}):"]
+        lines += [f"  {_departure_line(d)}" for d in report.departed]
+    if report.closed_at is not None:
+        lines += ["", f"The statement was closed to new signatories at entry {report.closed_at}."]
+    return lines
+
+
+def _departure_line(d: Departure) -> str:
+    how = {
+        "withdrawn": "withdrawn by the organisation",
+        "removed": "removed by the campaign",
+        "revoked": "invalidated: its key was revoked",
+    }.get(d.how, d.how)
+    why = f" ({inert(d.reason)}{': ' + inert(d.note, 300) if d.note else ''})" if d.reason else ""
+    return (
+        f"#{d.seq:<4} {inert(d.name)}  key {d.fingerprint}  {how}{why} at entry "
+        f"{d.ended_at_entry}, {format_time(d.when)}"
+    )
 
 
 def _checkpoint_line(cp: CheckpointInfo) -> str:
@@ -159,7 +205,23 @@ def signatory_json(s: Signatory) -> dict[str, Any]:
         "signed_at_unix": s.signed_at,
         "recorded_at": format_time(s.recorded_at),
         "recorded_at_unix": s.recorded_at,
-        "identity": "self-asserted",
+        "identity": s.identity,
+        "identity_note": s.identity_note,
+    }
+
+
+def departure_json(d: Departure) -> dict[str, Any]:
+    """One departure as JSON."""
+    return {
+        "entry": d.seq,
+        "name": d.name,
+        "fingerprint": d.fingerprint,
+        "how": d.how,
+        "ended_at_entry": d.ended_at_entry,
+        "when": format_time(d.when),
+        "when_unix": d.when,
+        "reason": d.reason,
+        "note": d.note,
     }
 
 
@@ -203,6 +265,9 @@ def report_json(report: Report, source: str) -> dict[str, Any]:
         "problems_truncated": report.problems_truncated,
         "not_proven": not_proven(report),
         "signatories": [signatory_json(s) for s in report.signatories],
+        "departed": [departure_json(d) for d in report.departed],
+        "flags": [{"entry": f.seq, "message": f.message} for f in report.flags],
+        "closed_at_entry": report.closed_at,
     }
 
 
@@ -215,6 +280,7 @@ __all__ = [
     "REPORT_SCHEMA",
     "check_status",
     "checkpoint_json",
+    "departure_json",
     "format_time",
     "inert",
     "not_proven",

@@ -8,7 +8,9 @@ and the look-alike names worth a human look.
 
 from __future__ import annotations
 
-from attrs import evolve
+from typing import Any
+
+from attrs import evolve, frozen
 
 from ledger.findings import Departure, Problem, Signatory
 from ledger.keys import VerifyingKey
@@ -17,13 +19,68 @@ from ledger.model import Action, Entry, SignedEndorsement
 from ledger.timefmt import format_time
 
 _HOW = {Action.WITHDRAW: "withdrawn", Action.REMOVE: "removed", Action.REVOKE: "revoked"}
+_KIND = {
+    Action.ENDORSE: "endorsed",
+    Action.WITHDRAW: "withdrew",
+    Action.ROTATE: "rotated key",
+    Action.REVOKE: "revoked key",
+    Action.REMOVE: "removed",
+    Action.CLOSE: "closed",
+}
+
+
+@frozen
+class Event:
+    """One change to the list, for ``ledger history``.
+
+    Attributes:
+        seq: the entry.
+        recorded_at: the log's record time.
+        kind: "endorsed", "withdrew", "rotated key", "revoked key", "removed" or "closed".
+        org: the organisation's number (the entry where its first key appeared), if any.
+        name: the organisation's name as last signed, if known.
+        fingerprint: the key that signed the entry.
+        detail: what else the entry says (a reason, a new key, a revocation time).
+    """
+
+    seq: int
+    recorded_at: int
+    kind: str
+    org: int | None
+    name: str | None
+    fingerprint: str
+    detail: str = ""
+
+    def describe(self) -> str:
+        """One line for people."""
+        detail = f": {self.detail}" if self.detail else ""
+        if self.kind in ("removed", "closed"):
+            whose = f" the endorsement of {self.name}" if self.name else ""
+            return f"the campaign (log key {self.fingerprint}){whose}{detail}"
+        who = self.name or f"organisation of entry {self.org}"
+        return f"{who} (key {self.fingerprint}){detail}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The event as JSON."""
+        return {
+            "entry": self.seq,
+            "recorded_at": format_time(self.recorded_at),
+            "kind": self.kind,
+            "org": self.org,
+            "name": self.name,
+            "fingerprint": self.fingerprint,
+            "detail": self.detail,
+        }
 
 
 class Roster:
     """Signatories and departures, kept in step with a ``MemoryState``."""
 
-    def __init__(self) -> None:
-        """An empty list."""
+    def __init__(self, *, keep_events: bool = False) -> None:
+        """An empty list; ``keep_events`` also keeps every change, for history (O(n) memory)."""
+        self.keep_events = keep_events
+        self.events: list[Event] = []
+        self.names: dict[int, str] = {}
         self.state = MemoryState()
         self.current: dict[int, Signatory] = {}
         self.departed: list[Departure] = []
@@ -65,6 +122,8 @@ class Roster:
             )
         elif outcome.action is Action.CLOSE:
             self.closed_at = seq
+        if self.keep_events:
+            self.events.append(self._event(seq, entry, signed, signer, outcome))
         if outcome.ended is not None and org in self.current:
             left = self.current.pop(org)
             reason = None
@@ -84,6 +143,40 @@ class Roster:
                     note=endorsement.note,
                 )
             )
+
+    def _event(
+        self,
+        seq: int,
+        entry: Entry,
+        signed: SignedEndorsement,
+        signer: VerifyingKey,
+        outcome: Outcome,
+    ) -> Event:
+        endorsement = signed.endorsement
+        if outcome.org is not None and endorsement.name:
+            self.names[outcome.org] = endorsement.name
+        detail = ""
+        if endorsement.reason is not None:
+            detail = f"entry {endorsement.ref}, reason {endorsement.reason.code}"
+            detail += f" ({endorsement.note})" if endorsement.note else ""
+        elif outcome.new_key is not None:
+            detail = f"new key {outcome.new_key.fingerprint}"
+        elif endorsement.revoked_from is not None:
+            detail = f"revoked from {format_time(endorsement.revoked_from)}"
+        elif outcome.ended is not None:
+            detail = f"entry {outcome.ended}"
+        if outcome.ended is not None and endorsement.reason is None and outcome.ended != seq:
+            detail += "" if detail.startswith("entry") else f"; ends entry {outcome.ended}"
+        name = None if outcome.org is None else self.names.get(outcome.org)
+        return Event(
+            seq=seq,
+            recorded_at=entry.recorded_at,
+            kind=_KIND[outcome.action],
+            org=outcome.org,
+            name=name,
+            fingerprint=signer.fingerprint,
+            detail=detail,
+        )
 
     def signatories(self) -> tuple[Signatory, ...]:
         """Current signatories in the order they endorsed."""

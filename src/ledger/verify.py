@@ -47,13 +47,20 @@ from ledger.statement import canonicalize, canonicalize_text
 class EntryChecker:
     """Checks entries one at a time, in order, keeping O(signers) state."""
 
-    def __init__(self, statement: bytes | None = None, *, roots_at: Iterable[int] = ()) -> None:
+    def __init__(
+        self,
+        statement: bytes | None = None,
+        *,
+        roots_at: Iterable[int] = (),
+        keep_events: bool = False,
+    ) -> None:
         """Start before entry 0.
 
         Args:
             statement: the statement text the reader holds (raw bytes; canonicalised here),
                 to compare with the ledger's. None to skip that comparison.
             roots_at: tree sizes at which to record the Merkle root (for checkpoints).
+            keep_events: keep every change to the list in ``self.roster.events`` (history).
         """
         self.tree = CompactRange()
         self._wanted_roots = frozenset(roots_at)
@@ -66,7 +73,7 @@ class EntryChecker:
         self.genesis: Genesis | None = None
         self.statement_hash: bytes | None = None
         self.log_key: VerifyingKey | None = None
-        self.roster = Roster()
+        self.roster = Roster(keep_events=keep_events)
         self.problems: list[Problem] = []
 
     def skip_to(self, position: int, *, prev: bytes, tree: CompactRange, last_time: int) -> None:
