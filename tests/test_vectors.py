@@ -9,6 +9,7 @@ hex block of docs/format.md labelled with a vector must equal that vector.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import importlib.util
 import json
@@ -25,10 +26,25 @@ from pycose.keys.curves import Ed25519
 from pycose.messages import Sign1Message
 
 import merkle_reference as ref
-from ledger import codec, cose, entry, merkle, statement, verify
+from ledger import (
+    audit,
+    codec,
+    cose,
+    entry,
+    merkle,
+    note,
+    policy,
+    proofs,
+    render,
+    statement,
+    verify,
+    witness,
+)
+from ledger import payload as payload_codec
 from ledger.errors import FormatError, LedgerError, VerificationError
 from ledger.keys import SigningKey, VerifyingKey
 from ledger.model import Action, Endorsement, Entry, EntryType, Genesis
+from ledger.store import create_store
 
 ROOT = Path(__file__).resolve().parent.parent
 VECTORS = ROOT / "tests" / "vectors"
@@ -39,6 +55,7 @@ FILES = (
     "endorsement.json",
     "entries.json",
     "ledger-small.json",
+    "checkpoints.json",
 )
 ERRORS: dict[str, type[LedgerError]] = {
     "FormatError": FormatError,
@@ -53,13 +70,16 @@ def load(name: str) -> dict[str, Any]:
 
 
 def _case_id(index: int, item: dict[str, Any]) -> str:
-    if "name" in item:
-        return str(item["name"])
+    for key in ("name", "label", "witness"):
+        if key in item:
+            return str(item[key])
     if "index" in item:
         return f"leaf-{item['index']}-in-{item['size']}"
     if "old_size" in item:
         return f"{item['old_size']}-to-{item['size']}"
-    return f"entry-{item.get('seq', index)}"
+    if "cosigned_by" in item:
+        return "+".join(item["cosigned_by"]) or "nobody"
+    return f"size-{item['size']}" if "size" in item else f"entry-{item.get('seq', index)}"
 
 
 def cases(name: str, *pointer: str | int) -> list[Any]:
@@ -125,7 +145,9 @@ def test_every_file_has_description_and_provenance(name: str) -> None:
 
 
 def test_vector_files_are_small() -> None:
-    assert sum((VECTORS / name).stat().st_size for name in FILES) < 200_000
+    sizes = {name: (VECTORS / name).stat().st_size for name in FILES}
+    assert sizes["checkpoints.json"] < 60_000
+    assert sum(sizes.values()) < 260_000
 
 
 # --- Canonical statement text ------------------------------------------------------------------
@@ -260,8 +282,8 @@ def test_endorsement_decodes_and_verifies(case: dict[str, Any]) -> None:
 @pytest.mark.parametrize("case", cases("endorsement.json", "valid"))
 def test_endorsement_encodes(case: dict[str, Any]) -> None:
     claim = _endorsement(case["fields"])
-    assert cose.encode_payload(claim).hex() == case["payload_hex"]
-    assert cose.decode_payload(bytes.fromhex(case["payload_hex"])) == claim
+    assert payload_codec.encode_payload(claim).hex() == case["payload_hex"]
+    assert payload_codec.decode_payload(bytes.fromhex(case["payload_hex"])) == claim
     # Ed25519 is deterministic (RFC 8032 §5.1.6), so signing again gives the same bytes.
     signed = cose.sign_endorsement(claim, _signing_key(case["signer"]))
     assert signed.hex() == case["cose_sign1_hex"]
@@ -461,6 +483,338 @@ def test_mutated_ledger_does_not_iterate(case: dict[str, Any]) -> None:
         )
 
 
+# --- Checkpoints, cosignatures, proofs, witness requests, policies, reports -------------------
+
+CHECKPOINTS = "checkpoints.json"
+
+
+def _ref(value: str) -> Any:
+    """A reference of checkpoints.json: "/x/y" in that file, "file#/x/y" in another one."""
+    file, _, pointer = value.rpartition("#")
+    return generator().resolve(load(file or CHECKPOINTS), pointer)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _checkpoint(size: int) -> dict[str, Any]:
+    return next(c for c in load(CHECKPOINTS)["checkpoints"] if c["size"] == size)
+
+
+def _log_key() -> VerifyingKey:
+    return VerifyingKey.from_verifier_key(load(CHECKPOINTS)["log_key"]["verifier_key"])
+
+
+def _witness_keys(labels: list[str] | None = None) -> list[VerifyingKey]:
+    """The witness keys of the vectors (those of ``labels``, in file order), from their vkeys."""
+    return [
+        note.parse_witness_verifier_key(w["verifier_key"])
+        for w in load(CHECKPOINTS)["witnesses"]
+        if labels is None or w["label"] in labels
+    ]
+
+
+def _witness_signing_key(label: str) -> SigningKey:
+    vector = next(w for w in load(CHECKPOINTS)["witnesses"] if w["label"] == label)
+    return SigningKey.from_seed(
+        vector["name"], hashlib.sha256(vector["seed_input"].encode()).digest()
+    )
+
+
+def _known(state: dict[str, Any]) -> dict[str, witness.WitnessedLog]:
+    """A witness's record of the example log: it last cosigned the checkpoint of that size."""
+    origin, size = state["origin"], state["size"]
+    if size == 0:
+        return {origin: witness.WitnessedLog.new(_log_key())}
+    cp = _checkpoint(size)
+    vkey = _log_key().to_verifier_key()
+    root, data = bytes.fromhex(cp["root_hex"]), cp["signed_note"].encode()
+    return {origin: witness.WitnessedLog(origin, vkey, size, root, data)}
+
+
+def test_log_key_and_note_key_id() -> None:
+    document = load(CHECKPOINTS)
+    vector, key_id = document["log_key"], document["note_key_id"]
+    log = next(k for k in load("keys.json")["keys"] if k["label"] == vector["label"])
+    assert vector["verifier_key"] == log["verifier_key"]
+    key = _log_key()
+    assert key.name == vector["name"] == document["origin"] == load("ledger-small.json")["origin"]
+    assert key.raw.hex() == vector["public_key_hex"] == key_id["public_key_hex"]
+    data = bytes.fromhex(key_id["input_hex"])
+    kind = bytes.fromhex(key_id["signature_type_hex"])
+    assert data == key_id["key_name"].encode() + b"\n" + kind + key.raw
+    assert hashlib.sha256(data).hexdigest() == key_id["sha256_hex"]
+    assert key_id["sha256_hex"][:8] == key_id["key_id_hex"]
+    assert note.note_key_id(key.name, kind[0], key.raw).hex() == key_id["key_id_hex"]
+    assert key.note_key_id().hex() == key_id["key_id_hex"]
+    assert vector["verifier_key"] == f"{key.name}+{key_id['key_id_hex']}+{_b64(kind + key.raw)}"
+
+
+@pytest.mark.parametrize("case", cases(CHECKPOINTS, "checkpoints"))
+def test_signed_checkpoint(case: dict[str, Any]) -> None:
+    root = bytes.fromhex(case["root_hex"])
+    assert root == _roots()[case["size"]]
+    assert _b64(root) == case["root_base64"]
+    body = note.Checkpoint(load(CHECKPOINTS)["origin"], case["size"], root)
+    assert case["text"] == f"{body.origin}\n{body.size}\n{case['root_base64']}\n"
+    assert note.format_checkpoint(body) == case["text"]
+    assert note.parse_checkpoint(case["text"]) == body
+    key, signature = _log_key(), bytes.fromhex(case["signature_hex"])
+    key.verify(case["text"].encode(), signature)
+    assert case["signature_line"] == f"\u2014 {key.name} {_b64(key.note_key_id() + signature)}\n"
+    assert case["signed_note"] == case["text"] + "\n" + case["signature_line"]
+    data = case["signed_note"].encode()
+    assert note.sign_checkpoint(body, _signing_key("log")) == data
+    assert note.format_note(note.parse_note(data)) == data
+    opened = note.open_checkpoint(data, key)
+    assert opened.checkpoint == body
+    assert opened.witnesses_verified == ()
+
+
+@pytest.mark.parametrize("case", cases(CHECKPOINTS, "witnesses"))
+def test_witness_key(case: dict[str, Any]) -> None:
+    key = _witness_signing_key(case["label"]).public
+    assert key.raw.hex() == case["public_key_hex"]
+    data = bytes.fromhex(case["key_id_input_hex"])
+    assert data == case["name"].encode() + b"\n\x04" + key.raw
+    assert hashlib.sha256(data).digest()[:4].hex() == case["cosignature_key_id_hex"]
+    assert note.cosignature_key_id(key).hex() == case["cosignature_key_id_hex"]
+    material = _b64(bytes([4]) + key.raw)
+    assert case["verifier_key"] == f"{case['name']}+{case['cosignature_key_id_hex']}+{material}"
+    assert note.witness_verifier_key(key) == case["verifier_key"]
+    assert note.parse_witness_verifier_key(case["verifier_key"]) == key
+    with pytest.raises(FormatError):  # a type 0x04 vkey is not a log (type 0x01) key
+        VerifyingKey.from_verifier_key(case["verifier_key"])
+
+
+@pytest.mark.parametrize("case", cases(CHECKPOINTS, "cosignatures"))
+def test_cosignature(case: dict[str, Any]) -> None:
+    checkpoint = _checkpoint(case["checkpoint_size"])
+    message = case["signed_message"]
+    assert message == f"cosignature/v1\ntime {case['timestamp']}\n" + checkpoint["text"]
+    assert message.encode().hex() == case["signed_message_hex"]
+    value = bytes.fromhex(case["timestamped_signature_hex"])
+    assert len(value) == 8 + 64
+    assert int.from_bytes(value[:8], "big") == case["timestamp"]
+    secret = _witness_signing_key(case["witness"])
+    secret.public.verify(message.encode(), value[8:])
+    key_id = note.cosignature_key_id(secret.public)
+    assert case["line"] == f"\u2014 {secret.name} {_b64(key_id + value)}\n"
+    checkpoint_note = note.parse_note(checkpoint["signed_note"].encode())
+    made = note.cosign_checkpoint(checkpoint_note, secret, case["timestamp"])
+    assert witness.format_cosignature_lines([made]).decode() == case["line"]
+    (line,) = witness.parse_cosignature_lines(case["line"].encode())
+    assert note.cosignature_timestamp(line) == case["timestamp"]
+    assert note.verify_cosignature(checkpoint["text"], line, secret.public) == case["timestamp"]
+
+
+def test_cosigned_checkpoint() -> None:
+    document = load(CHECKPOINTS)
+    vector = document["cosigned_checkpoint"]
+    checkpoint = _checkpoint(vector["size"])
+    lines = "".join(
+        c["line"]
+        for w in vector["cosigned_by"]
+        for c in document["cosignatures"]
+        if c["witness"] == w
+    )
+    assert vector["signed_note"] == checkpoint["signed_note"] + lines
+    cosigned = note.parse_note(checkpoint["signed_note"].encode())
+    for signature in witness.parse_cosignature_lines(lines.encode()):
+        cosigned = note.add_signature(cosigned, signature)
+    assert note.format_note(cosigned) == vector["signed_note"].encode()
+    opened = note.open_checkpoint(
+        vector["signed_note"].encode(), _log_key(), witnesses=_witness_keys()
+    )
+    names = {w["label"]: w["name"] for w in document["witnesses"]}
+    times = {c["witness"]: c["timestamp"] for c in document["cosignatures"]}
+    assert [(key.name, when) for key, when in opened.witnesses_verified] == [
+        (names[w], times[w]) for w in vector["cosigned_by"]
+    ]
+    assert note.format_checkpoint(opened.checkpoint) == checkpoint["text"]
+
+
+def test_tlog_proof() -> None:
+    vector = load(CHECKPOINTS)["tlog_proof"]
+    data = vector["text"].encode()
+    proof = note.parse_tlog_proof(data)
+    extra = bytes.fromhex(_ref(vector["extra"]))
+    assert proof.extra == extra
+    assert proof.index == vector["index"]
+    assert [h.hex() for h in proof.inclusion_proof] == vector["proof_hex"]
+    assert proof.checkpoint == _ref(vector["checkpoint"]).encode()
+    lines = ["c2sp.org/tlog-proof@v1", f"extra {_b64(extra)}", f"index {proof.index}"]
+    lines += [_b64(h) for h in proof.inclusion_proof]
+    assert data == ("\n".join(lines) + "\n\n").encode() + proof.checkpoint
+    assert note.format_tlog_proof(proof) == data
+    assert merkle.hash_leaf(extra).hex() == vector["leaf_hash_hex"]
+    same = [p for p in load("ledger-small.json")["inclusion_proofs"] if p["index"] == proof.index]
+    assert vector["proof_hex"] in [p["proof_hex"] for p in same if p["size"] == 4]
+    verified = note.verify_tlog_proof(
+        proof, merkle.hash_leaf(extra), _log_key(), witnesses=_witness_keys()
+    )
+    assert verified.checkpoint.size == 4
+    assert len(verified.witnesses_verified) == 2
+    assert entry.decode_entry(extra).seq == proof.index  # the entry names its own position
+
+
+def test_witness_request_and_response() -> None:
+    vector = load(CHECKPOINTS)["witness_request"]
+    data = vector["text"].encode()
+    request = witness.parse_add_checkpoint_request(data)
+    assert request.old_size == vector["old_size"]
+    assert [h.hex() for h in request.proof] == vector["proof_hex"]
+    assert request.checkpoint == _ref(vector["checkpoint"]).encode()
+    lines = [f"old {request.old_size}", *(_b64(h) for h in request.proof)]
+    assert data == ("\n".join(lines) + "\n\n").encode() + request.checkpoint
+    assert witness.format_add_checkpoint_request(request) == data
+    consistency = load("ledger-small.json")["consistency_proofs"]
+    expected = (vector["old_size"], vector["size"], vector["proof_hex"])
+    assert expected in [(p["old_size"], p["size"], p["proof_hex"]) for p in consistency]
+    secret = _witness_signing_key(vector["witness"])
+    record, cosignature = witness.witness_checkpoint(
+        _known(vector["witness_state"]), request, secret, vector["timestamp"]
+    )
+    assert witness.format_cosignature_lines([cosignature]).decode() == vector["response"]
+    assert (record.size, record.root.hex()) == (vector["size"], _checkpoint(4)["root_hex"])
+    (line,) = witness.parse_cosignature_lines(vector["response"].encode())
+    text = note.parse_note(request.checkpoint).text
+    assert note.verify_cosignature(text, line, secret.public) == vector["timestamp"]
+
+
+@pytest.mark.parametrize("case", cases(CHECKPOINTS, "witness_refusals"))
+def test_witness_refusal(case: dict[str, Any]) -> None:
+    request = witness.parse_add_checkpoint_request(case["request"].encode())
+    with raises(case) as caught:
+        witness.witness_checkpoint(
+            _known(case["witness_state"]), request, _witness_signing_key("witness-a"), 0
+        )
+    refusal = caught.value
+    assert isinstance(refusal, witness.WitnessRefusal)
+    assert refusal.reason.value == case["reason"]
+    assert refusal.http_status == case["http_status"]
+    if "response_body" in case:  # 409: the witness's size, text/x.tlog.size
+        assert refusal.response_body().decode() == case["response_body"]
+
+
+@pytest.mark.parametrize("form", ["inclusion", "consistency"])
+def test_json_proof_form(form: str) -> None:
+    vector = load(CHECKPOINTS)["json_proofs"][form]
+    if form == "inclusion":
+        parsed: proofs.InclusionProof | proofs.ConsistencyProof = proofs.inclusion_from_json(vector)
+        built = proofs.prove_inclusion(_tree(), vector["index"], vector["size"])
+    else:
+        parsed = proofs.consistency_from_json(vector)
+        built = proofs.prove_consistency(_tree(), vector["old_size"], vector["size"])
+        assert vector["old_root"] == _b64(_roots()[vector["old_size"]])
+    parsed.verify()
+    assert parsed.to_json() == vector
+    assert built.to_json() == vector
+    assert vector["root"] == _b64(_roots()[vector["size"]])
+
+
+def test_policy_lists_the_vector_keys() -> None:
+    vector = load(CHECKPOINTS)["policy"]
+    parsed = policy.parse_policy(vector["text"])
+    assert parsed.quorum == vector["quorum"]
+    assert parsed.log_key(load(CHECKPOINTS)["origin"]) == _log_key()
+    assert list(parsed.witness_keys) == _witness_keys()
+    assert [w.name for w in parsed.witnesses] == [
+        w["label"] for w in load(CHECKPOINTS)["witnesses"]
+    ]
+
+
+@pytest.mark.parametrize("case", cases(CHECKPOINTS, "policy", "cases"))
+def test_policy_quorum(case: dict[str, Any]) -> None:
+    parsed = policy.parse_policy(load(CHECKPOINTS)["policy"]["text"])
+    result = policy.evaluate_policy(parsed, case["cosigned_by"])
+    assert result.satisfied is case["satisfied"]
+    assert [g.name for g in result.groups if g.satisfied] == case["groups_satisfied"]
+    keys = _witness_keys(case["cosigned_by"])  # by key, as verify matches cosignatures
+    assert policy.policy_satisfied(parsed, keys) is case["satisfied"]
+    assert policy.policy_satisfied(parsed, [*keys, _log_key()]) is case["satisfied"]
+
+
+@pytest.mark.parametrize("case", cases(CHECKPOINTS, "accepted"))
+def test_accepted_checkpoint(case: dict[str, Any]) -> None:
+    opened = note.open_checkpoint(case["input"].encode(), _log_key())
+    assert opened.witnesses_verified == ()
+    assert note.format_checkpoint(opened.checkpoint) == _checkpoint(4)["text"]
+
+
+def _run(case: dict[str, Any]) -> None:
+    """The operation of a negative vector's kind, which must fail."""
+    kind, value = case["kind"], case["input"]
+    if kind == "checkpoint":
+        witnesses = _witness_keys(case.get("witnesses", []))
+        note.open_checkpoint(value.encode(), _log_key(), witnesses=witnesses)
+    elif kind == "tlog-proof":
+        proof = note.parse_tlog_proof(value.encode())
+        assert proof.extra is not None
+        note.verify_tlog_proof(proof, merkle.hash_leaf(proof.extra), _log_key())
+    elif kind == "witness-request":
+        witness.parse_add_checkpoint_request(value.encode())
+    elif kind == "policy":
+        policy.parse_policy(value)
+    elif kind == "inclusion-json":
+        proofs.inclusion_from_json(value)
+    elif kind == "consistency-json":
+        proofs.consistency_from_json(value)
+    elif kind == "fork":
+        # Each checkpoint verifies; the pair, same origin and size, two roots, is the evidence.
+        first, second = (note.open_checkpoint(n.encode(), _log_key()).checkpoint for n in value)
+        assert (first.origin, first.size) == (second.origin, second.size)
+        assert [first.root.hex(), second.root.hex()] == case["roots_hex"]
+        assert first.root != second.root
+        request = witness.parse_add_checkpoint_request(f"old {first.size}\n\n{value[1]}".encode())
+        state = {"origin": first.origin, "size": first.size}
+        witness.witness_checkpoint(_known(state), request, _witness_signing_key("witness-a"), 0)
+    else:
+        raise AssertionError(f"unknown kind {kind}")
+
+
+@pytest.mark.parametrize("case", cases(CHECKPOINTS, "invalid"))
+def test_invalid_checkpoint_vector(case: dict[str, Any]) -> None:
+    with raises(case):
+        _run(case)
+
+
+def _write_ledger(path: Path, checkpoints: list[str]) -> None:
+    """A ledger file holding the entries of ledger-small.json and these signed checkpoints."""
+    store = create_store(path)
+    try:
+        with store.writer() as writer:
+            for data in _ledger_entries():
+                writer.add(data, merkle.hash_leaf(data))
+        for created, text in enumerate(checkpoints):
+            size = note.parse_checkpoint(note.parse_note(text.encode()).text).size
+            store.add_checkpoint(size, created, text)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("case", cases(CHECKPOINTS, "reports"))
+def test_verify_report(case: dict[str, Any], tmp_path: Path) -> None:
+    setup = case["setup"]
+    path = tmp_path / setup["source"]
+    _write_ledger(path, [_ref(pointer) for pointer in setup["stored_checkpoints"]])
+    report = audit.check_ledger_file(
+        path,
+        statement=None if setup["statement"] is None else _ref(setup["statement"]).encode(),
+        saved_checkpoint=_ref(setup["saved_checkpoint"]).encode(),
+        policy=None if setup["policy"] is None else policy.parse_policy(_ref(setup["policy"])),
+        incremental=setup["incremental"],
+    )
+    document = render.report_json(report, setup["source"])
+    assert document == case["report"]
+    assert json.loads(json.dumps(document)) == case["report"]  # plain JSON values only
+    assert document["schema"] == "endorsement-ledger/verify-report/v1"
+    assert list(document["checks"]) == list(verify.CHECKS)
+    assert set(document["checks"].values()) <= {"passed", "failed", "not run"}
+    assert document["verified"] == all(v != "failed" for v in document["checks"].values())
+
+
 # --- docs/format.md --------------------------------------------------------------------------
 
 # A vector block in docs/format.md: an HTML comment naming the file and an RFC 6901 pointer,
@@ -491,9 +845,11 @@ def test_format_doc_block_matches_vector(file: str, pointer: str, info: str, bod
     if info == "hex":
         expected = "".join(value) if isinstance(value, list) else value
         assert "".join(body.split()) == expected
-    else:
-        # A fenced block cannot show a final LF, so one is not compared.
-        assert body.rstrip("\n") == generator().snippet(value).rstrip("\n")
+        return
+    if info == "json":
+        assert json.loads(body) == value
+    # A fenced block cannot show a final LF, so one is not compared.
+    assert body.rstrip("\n") == generator().snippet(value).rstrip("\n")
 
 
 def _vector_names(value: Any) -> set[str]:
@@ -506,9 +862,16 @@ def _vector_names(value: Any) -> set[str]:
     return own.union(*(_vector_names(item) for item in value.values()))
 
 
+# Hyphenated words the doc quotes that are not vector names: a range, the tlog-witness endpoint,
+# and the identity value of the verify report.
+_OTHER_WORDS = {"a-z", "add-checkpoint", "self-asserted"}
+
+
 def test_format_doc_names_only_existing_vectors() -> None:
-    # A backticked lowercase hyphenated word in the doc is a vector or key name (or a range).
-    known = set().union(*(_vector_names(load(name)) for name in FILES)) | {"a-z"}
+    # A backticked lowercase hyphenated word in the doc is a vector or key name, a witness
+    # refusal reason, or one of _OTHER_WORDS.
+    reasons = {case["reason"] for case in load(CHECKPOINTS)["witness_refusals"]}
+    known = set().union(*(_vector_names(load(name)) for name in FILES)) | reasons | _OTHER_WORDS
     words = re.findall(r"`([a-z][a-z0-9]*(?:-[a-z0-9@]+)+)`", FORMAT_DOC.read_text())
     assert sorted(set(words) - known) == []
 
@@ -527,5 +890,61 @@ def test_format_doc_attack_table_matches_vectors() -> None:
 
 def test_format_doc_hex_blocks_are_all_labelled() -> None:
     text = FORMAT_DOC.read_text(encoding="utf-8")
-    assert text.count("```hex\n") == sum(1 for b in _labelled_blocks() if b.values[2] == "hex")
+    for info in ("hex", "json"):
+        labelled = sum(1 for b in _labelled_blocks() if b.values[2] == info)
+        assert text.count(f"```{info}\n") == labelled
     assert {b.values[0] for b in _labelled_blocks()} == set(FILES)
+
+
+def _doc_section(number: int) -> str:
+    """The text of section ``number`` of docs/format.md, up to the next section."""
+    text = FORMAT_DOC.read_text(encoding="utf-8")
+    start = text.index(f"\n## {number}. ")
+    return text[start : text.index("\n## ", start + 1)]
+
+
+def test_format_doc_negative_vector_tables_name_the_error() -> None:
+    invalid = {case["name"]: case for case in load(CHECKPOINTS)["invalid"]}
+    rows = re.findall(r"^\| `([a-z0-9@-]+)` \| (\w+) \|", FORMAT_DOC.read_text(), re.MULTILINE)
+    rows = [(name, error) for name, error in rows if name in invalid]
+    assert len(rows) >= 5
+    for name, error in rows:
+        assert error == invalid[name]["error"], name
+
+
+def test_format_doc_refusal_table_matches_vectors() -> None:
+    refusals = load(CHECKPOINTS)["witness_refusals"]
+    status = {case["reason"]: case["http_status"] for case in refusals}
+    rows = re.findall(r"^\| `([a-z-]+)` \| (\d+) \| (.*) \|$", _doc_section(12), re.MULTILINE)
+    assert sorted(reason for reason, _, _ in rows) == sorted(status)
+    for reason, code, vectors in rows:
+        assert int(code) == status[reason]
+        named = set(re.findall(r"`([a-z0-9-]+)`", vectors))
+        assert {c["name"] for c in refusals if c["reason"] == reason} <= named
+
+
+def test_format_doc_policy_table_matches_vectors() -> None:
+    def names(items: list[str], empty: str) -> str:
+        quoted = [f"`{item}`" for item in items]
+        if len(quoted) < 2:
+            return quoted[0] if quoted else empty
+        return ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+    section = _doc_section(13)
+    for case in load(CHECKPOINTS)["policy"]["cases"]:
+        cosigners = names(case["cosigned_by"], "nobody")
+        satisfied = "yes" if case["satisfied"] else "no"
+        groups = ", ".join(f"`{g}`" for g in case["groups_satisfied"]) or "none"
+        assert f"\n| {cosigners} | {satisfied} | {groups} |\n" in section
+
+
+def test_format_doc_report_fields_are_all_documented() -> None:
+    section = _doc_section(16)
+    # The top-level table comes first; the nested objects' tables repeat some names.
+    documented = list(dict.fromkeys(re.findall(r"^\| `([a-z_]+)` \| ", section, re.MULTILINE)))
+    for case in load(CHECKPOINTS)["reports"]:
+        report = case["report"]
+        assert [name for name in documented if name in report] == list(report)
+        nested = [report["checkpoint"], *report["problems"], *report["signatories"]]
+        for item in nested:
+            assert set(item) <= set(documented)

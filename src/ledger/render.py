@@ -80,6 +80,18 @@ def not_proven(report: Report) -> list[str]:
         for check, text in NOT_PROVEN_WITHOUT.items()
         if check_status(report, check) != "passed"
     ]
+    if report.checkpoint is not None and report.checkpoint.size < report.size:
+        missing.append(
+            f"that the log stands by the last {report.size - report.checkpoint.size} "
+            "entries: they came after its latest signed checkpoint"
+        )
+    if report.mode == "incremental":
+        missing.append(
+            "the rules between entries before and after your checkpoint: "
+            "incremental mode checks signatures and rules among the new entries "
+            "only (a second endorsement by an organisation that signed before your "
+            "checkpoint shows in a full check)"
+        )
     return [*ALWAYS_NOT_PROVEN[:2], *missing, ALWAYS_NOT_PROVEN[2]]
 
 

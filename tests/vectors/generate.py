@@ -5,9 +5,11 @@
     python tests/vectors/generate.py --snippet endorsement.json /valid/0/payload_hex
                                                 # print a value as docs/format.md shows it
 
-Every byte string is lowercase hex in a field whose name ends in ``_hex``. Keys come from public
-seeds (SHA-256 of "endorsement-ledger test vector key: <label>"), times are fixed, and Ed25519
-signatures are deterministic, so the files are the same on every run.
+Every byte string is lowercase hex in a field whose name ends in ``_hex``; checkpoints.json also
+holds line-based texts (signed notes, proofs, requests, policies) as JSON strings, whose UTF-8
+encoding is the value. Keys come from public seeds (SHA-256 of "endorsement-ledger test vector
+key: <label>"), times are fixed, and Ed25519 signatures are deterministic, so the files are the
+same on every run.
 
 Two sources agree on each valid vector: the ``ledger`` library produces it, and the generator
 builds the same bytes again with its own small CBOR encoder (``gen_cbor``) and its own key id
@@ -33,6 +35,7 @@ if str(HERE) not in sys.path:  # the gen_* modules live beside this file
     sys.path.insert(0, str(HERE))
 
 import gen_canonical_text  # noqa: E402
+import gen_checkpoints  # noqa: E402
 import gen_endorsement  # noqa: E402
 import gen_entries  # noqa: E402
 import gen_keys  # noqa: E402
@@ -48,6 +51,7 @@ BUILDERS: dict[str, Callable[[], Json]] = {
     "endorsement.json": gen_endorsement.build,
     "entries.json": gen_entries.build,
     "ledger-small.json": gen_ledger.build,
+    "checkpoints.json": gen_checkpoints.build,
 }
 
 
@@ -102,7 +106,14 @@ def resolve(document: Any, pointer: str) -> Any:
 
 
 def snippet(value: Any, width: int = 64) -> str:
-    """How docs/format.md shows a value: hex wrapped at 64 digits, a list one item per line."""
+    """How docs/format.md shows a value: hex wrapped at 64 digits, a list one item per line.
+
+    An object, or a list holding objects or lists, is shown as JSON (2-space indent, UTF-8).
+    """
+    if isinstance(value, dict) or (
+        isinstance(value, list) and any(isinstance(item, dict | list) for item in value)
+    ):
+        return json.dumps(value, indent=2, ensure_ascii=False)
     if isinstance(value, list):
         return "\n".join(snippet(item, width) for item in value)
     text = str(value)
