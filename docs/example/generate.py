@@ -89,6 +89,7 @@ def build(out: Path) -> None:
         (out / "endorsements" / file_name).write_bytes(cose)
         (out / "keys" / f"{slug(name)}.pub").write_text(key.public.to_text() + "\n")
         endorsements.append((file_name, cose))
+    lifecycle = _lifecycle_files(out, digest, len(ORGANISATIONS))
     with ledger.Ledger.create(
         out / "ledger.db",
         statement=statement,
@@ -97,14 +98,62 @@ def build(out: Path) -> None:
         log_key=log_key,
         now=GENESIS_TIME,
     ) as book:
-        for number, item in enumerate(endorsements):
+        for number, item in enumerate(endorsements + lifecycle):
             when = GENESIS_TIME + (number + 1) * SIGNING_INTERVAL + RECORD_DELAY
             result = book.append([item], atomic=True, now=when)
             assert len(result.appended) == 1
+        book.checkpoint(log_key, now=GENESIS_TIME + (len(endorsements) + 4) * SIGNING_INTERVAL)
     # A published file is read, not written: leave it in rollback-journal mode so that readers
     # opening it read-only need no -wal/-shm files beside it.
     with sqlite3.connect(out / "ledger.db") as db:
         db.execute("PRAGMA journal_mode = DELETE")
+
+
+def _lifecycle_files(out: Path, digest: bytes, first: int) -> list[tuple[str, bytes]]:
+    """Two fictional organisations show the lifecycle: one rotates its key, one withdraws.
+
+    They are invented for the demonstration, so that no real organisation is shown doing
+    something it did not do.
+    """
+    rotating = demo_key("demo-not-real:fictional-organisation-a")
+    rotated = demo_key("demo-not-real:fictional-organisation-a-2")
+    leaving = demo_key("demo-not-real:fictional-organisation-b")
+    at = [GENESIS_TIME + (first + n) * SIGNING_INTERVAL for n in range(1, 5)]
+    files = [
+        (
+            "23-fictional-organisation-a.cose",
+            ledger.endorse(
+                rotating,
+                digest,
+                name="Fictional Organisation A (fictional, for the demonstration)",
+                signed_at=at[0],
+            ),
+        ),
+        (
+            "24-fictional-organisation-b.cose",
+            ledger.endorse(
+                leaving,
+                digest,
+                name="Fictional Organisation B (fictional, for the demonstration)",
+                signed_at=at[1],
+            ),
+        ),
+        (
+            "25-fictional-organisation-a-rotates.cose",
+            ledger.rotate(rotating, rotated, digest, signed_at=at[2]),
+        ),
+        (
+            "26-fictional-organisation-b-withdraws.cose",
+            ledger.withdraw(leaving, digest, signed_at=at[3], ref=first + 2),
+        ),
+    ]
+    for name, data in files:
+        (out / "endorsements" / name).write_bytes(data)
+    for key in (rotating, rotated, leaving):
+        (out / "keys" / f"{key.name.removeprefix('demo-not-real:')}.pub").write_text(
+            key.public.to_text() + "\n"
+        )
+    return files
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:
@@ -117,6 +166,7 @@ def snapshot(directory: Path) -> dict[str, bytes]:
     with ledger.Ledger.open(directory / "ledger.db", readonly=True) as book:
         for seq, raw in book.iter_raw():
             files[f"ledger.db#entry{seq}"] = raw
+        files["ledger.db#checkpoint"] = book.latest_checkpoint() or b""
     return files
 
 
