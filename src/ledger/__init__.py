@@ -29,6 +29,7 @@ from ledger.cose import decode_endorsement, endorse, verify_endorsement
 from ledger.entry import decode_entry, encode_entry
 from ledger.errors import FormatError, LedgerError, StoreError, UsageError, VerificationError
 from ledger.history import ledger_history
+from ledger.html import quotable_fingerprint, render_index_html, render_markdown
 from ledger.inspect import describe_entry, inspect_bytes
 from ledger.keyfile import (
     read_passphrase_file,
@@ -145,9 +146,12 @@ __all__ = [
     "parse_signed_checkpoint",
     "parse_tlog_proof",
     "policy_satisfied",
+    "quotable_fingerprint",
     "read_passphrase_file",
     "read_public_key",
     "read_secret_key",
+    "render_index_html",
+    "render_markdown",
     "render_text",
     "report_json",
     "revoke",
