@@ -23,7 +23,7 @@ import cbor2
 import pytest
 from pycose.keys import OKPKey
 from pycose.keys.curves import Ed25519
-from pycose.messages import Sign1Message
+from pycose.messages import Sign1Message, SignMessage
 
 import merkle_reference as ref
 from ledger import (
@@ -41,9 +41,11 @@ from ledger import (
     witness,
 )
 from ledger import payload as payload_codec
+from ledger.campaign import Ledger
 from ledger.errors import FormatError, LedgerError, VerificationError
 from ledger.keys import SigningKey, VerifyingKey
-from ledger.model import Action, Endorsement, Entry, EntryType, Genesis
+from ledger.lookalike import same_name, skeleton
+from ledger.model import Action, Endorsement, Entry, EntryType, Genesis, RemovalReason
 from ledger.store import create_store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,6 +58,7 @@ FILES = (
     "entries.json",
     "ledger-small.json",
     "checkpoints.json",
+    "lifecycle.json",
 )
 ERRORS: dict[str, type[LedgerError]] = {
     "FormatError": FormatError,
@@ -147,7 +150,8 @@ def test_every_file_has_description_and_provenance(name: str) -> None:
 def test_vector_files_are_small() -> None:
     sizes = {name: (VECTORS / name).stat().st_size for name in FILES}
     assert sizes["checkpoints.json"] < 60_000
-    assert sum(sizes.values()) < 260_000
+    assert sizes["lifecycle.json"] < 100_000
+    assert sum(sizes.values()) < 340_000
 
 
 # --- Canonical statement text ------------------------------------------------------------------
@@ -248,6 +252,8 @@ def _signing_key(label: str) -> SigningKey:
 
 
 def _endorsement(fields: dict[str, Any]) -> Endorsement:
+    """The payload a vector's ``fields`` give (every field of section 5.2, null: absent)."""
+    assert fields["version"] == 1
     return Endorsement(
         action=Action(fields["action"]),
         statement_hash=bytes.fromhex(fields["statement_hash_hex"]),
@@ -257,6 +263,12 @@ def _endorsement(fields: dict[str, Any]) -> Endorsement:
         domain=fields["domain"],
         url=fields["url"],
         country=fields["country"],
+        ref=fields["ref"],
+        new_key=_unhex(fields["new_key_hex"]),
+        revoked_key=_unhex(fields["revoked_key_hex"]),
+        revoked_from=fields["revoked_from"],
+        reason=None if fields["reason"] is None else RemovalReason(fields["reason"]),
+        note=fields["note"],
     )
 
 
@@ -815,6 +827,392 @@ def test_verify_report(case: dict[str, Any], tmp_path: Path) -> None:
     assert document["verified"] == all(v != "failed" for v in document["checks"].values())
 
 
+# --- Lifecycle: withdrawals, rotations, revocations, removals, closing, look-alikes ----------
+
+LIFECYCLE = "lifecycle.json"
+# Payload keys of the optional fields, by the names lifecycle.json's "actions" use (section 5.2).
+FIELD_KEYS = {
+    "name": 3,
+    "domain": 6,
+    "url": 7,
+    "country": 8,
+    "ref": 9,
+    "new_key": 10,
+    "revoked_key": 11,
+    "revoked_from": 12,
+    "reason": 13,
+    "note": 14,
+}
+
+
+def _any_signing_key(label: str) -> SigningKey:
+    """A key of keys.json (from its secret text), or of lifecycle.json (from its seed)."""
+    for vector in load("keys.json")["keys"]:
+        if vector["label"] == label:
+            return SigningKey.from_text(vector["secret_text"])
+    vector = next(k for k in load(LIFECYCLE)["keys"] if k["label"] == label)
+    seed = hashlib.sha256(vector["seed_input"].encode()).digest()
+    return SigningKey.from_seed(vector["name"], seed)
+
+
+def _statement(name: str) -> dict[str, Any]:
+    return next(s for s in load(LIFECYCLE)["statements"] if s["name"] == name)
+
+
+def _lifecycle_body(ref: str) -> bytes:
+    """The statement bytes a ledger entry names: a statement of lifecycle.json, or
+    ``endorsement.json#<name>``."""
+    file, _, name = ref.rpartition("#")
+    if file:
+        assert file == "endorsement.json"
+        valid = next(v for v in load(file)["valid"] if v["name"] == name)
+        return bytes.fromhex(valid["cose_sign1_hex"])
+    return bytes.fromhex(_statement(name)["cose_hex"])
+
+
+def _lifecycle_entries() -> list[bytes]:
+    return [bytes.fromhex(e["entry_hex"]) for e in load(LIFECYCLE)["ledger"]["entries"]]
+
+
+def _lifecycle_ledger_file(path: Path) -> Ledger:
+    """A new ledger file with the genesis entry of lifecycle.json, made by the recipe."""
+    first = load(LIFECYCLE)["ledger"]["entries"][0]
+    genesis = entry.decode_entry(bytes.fromhex(first["entry_hex"])).body
+    assert isinstance(genesis, Genesis)
+    return Ledger.create(
+        path,
+        statement=genesis.statement_text.encode(),
+        title=genesis.title,
+        origin=genesis.origin,
+        log_key=_signing_key("log"),
+        now=first["recorded_at"],
+    )
+
+
+def _diagnostic(data: bytes) -> str:
+    value = codec.decode(data, max_size=65_535, what="test")
+    return str(generator().diagnostic(value, ""))
+
+
+@pytest.mark.parametrize("case", cases(LIFECYCLE, "keys"))
+def test_lifecycle_key(case: dict[str, Any]) -> None:
+    seed = hashlib.sha256(case["seed_input"].encode()).digest()
+    assert seed.hex() == case["seed_hex"]
+    public = SigningKey.from_seed(case["name"], seed).public
+    assert public.raw.hex() == case["public_key_hex"]
+    assert public.key_id.hex() == case["key_id_hex"]
+    assert public.fingerprint == case["fingerprint"]
+    assert case["label"] not in {k["label"] for k in load("keys.json")["keys"]}
+
+
+@pytest.mark.parametrize("case", cases(LIFECYCLE, "statements"))
+def test_lifecycle_statement_decodes_and_verifies(case: dict[str, Any]) -> None:
+    data = bytes.fromhex(case["cose_hex"])
+    signed = cose.decode_endorsement(data)
+    assert signed.endorsement == _endorsement(case["fields"])
+    assert signed.cose == data
+    assert signed.payload.hex() == case["payload_hex"]
+    assert _diagnostic(signed.payload) == case["payload_diagnostic"]
+    assert (signed.issuer, signed.subject) == (case["iss"], case["sub"])
+    key = cose.verify_endorsement(signed)
+    assert key.raw == _any_signing_key(case["signer"]).public.raw
+    assert key.raw.hex() == case["fields"]["public_key_hex"]
+    tagged = cbor2.loads(data)
+    if case["envelope"] == "COSE_Sign1":
+        assert tagged.tag == 18
+        assert signed.body_protected is None
+        assert signed.cosigner is None
+        assert signed.protected.hex() == case["protected_header_hex"]
+        assert _diagnostic(signed.protected) == case["protected_header_diagnostic"]
+        assert signed.key_id.hex() == case["kid_hex"] == key.key_id.hex()
+        assert signed.signature.hex() == case["signature_hex"]
+        to_be_signed = codec.encode(["Signature1", signed.protected, b"", signed.payload])
+        assert to_be_signed.hex() == case["sig_structure_hex"]
+        key.verify(to_be_signed, signed.signature)
+        return
+    # A COSE_Sign (RFC 9052 §4.1): the old key's signature, then the new key's, each over its
+    # own Sig_structure (§4.4) binding the body header, its own header and the payload.
+    assert tagged.tag == 98
+    assert case["fields"]["action"] == Action.ROTATE
+    body, unprotected, payload, signatures = tagged.value
+    assert body.hex() == case["body_protected_header_hex"]
+    assert _diagnostic(body) == case["body_protected_header_diagnostic"]
+    assert signed.body_protected == body
+    assert dict(unprotected) == {}
+    assert payload == signed.payload
+    assert len(signatures) == len(case["signatures"]) == 2
+    first, second = case["signatures"]
+    assert signed.key_id.hex() == first["kid_hex"]
+    assert signed.protected.hex() == first["protected_header_hex"]
+    assert signed.signature.hex() == first["signature_hex"]
+    assert signed.cosigner is not None
+    assert [value.hex() for value in signed.cosigner] == [
+        second["kid_hex"],
+        second["protected_header_hex"],
+        second["signature_hex"],
+    ]
+    assert second["signer"] != case["signer"]
+    new_key = _any_signing_key(second["signer"]).public
+    assert new_key.raw.hex() == case["fields"]["new_key_hex"]
+    for vector, signer_key, item in zip(
+        case["signatures"], [key, new_key], signatures, strict=True
+    ):
+        protected, its_unprotected, signature = item
+        assert dict(its_unprotected) == {}
+        assert protected.hex() == vector["protected_header_hex"]
+        assert _diagnostic(protected) == vector["protected_header_diagnostic"]
+        assert signer_key.key_id.hex() == vector["kid_hex"]
+        assert signature.hex() == vector["signature_hex"]
+        to_be_signed = codec.encode(["Signature", body, protected, b"", payload])
+        assert to_be_signed.hex() == vector["sig_structure_hex"]
+        signer_key.verify(to_be_signed, signature)
+    with pytest.raises(VerificationError):  # each signature binds its own header
+        new_key.verify(bytes.fromhex(first["sig_structure_hex"]), signatures[1][2])
+
+
+@pytest.mark.parametrize("case", cases(LIFECYCLE, "statements"))
+def test_lifecycle_statement_encodes(case: dict[str, Any]) -> None:
+    claim = _endorsement(case["fields"])
+    assert payload_codec.encode_payload(claim).hex() == case["payload_hex"]
+    assert payload_codec.decode_payload(bytes.fromhex(case["payload_hex"])) == claim
+    key = _any_signing_key(case["signer"])
+    new_key = None
+    if case["envelope"] == "COSE_Sign":
+        new_key = _any_signing_key(case["signatures"][1]["signer"])
+    # Ed25519 is deterministic (RFC 8032 §5.1.6), so signing again gives the same bytes.
+    assert cose.sign_endorsement(claim, key, new_key=new_key).hex() == case["cose_hex"]
+
+
+@pytest.mark.parametrize("case", cases(LIFECYCLE, "statements"))
+def test_lifecycle_statement_verifies_with_pycose(case: dict[str, Any]) -> None:
+    # An independent RFC 9052 implementation, given only the public keys (see the endorsement
+    # test above for why the message is rebuilt from lists and dicts).
+    tagged = cbor2.loads(bytes.fromhex(case["cose_hex"]))
+    protected, unprotected, payload, last = tagged.value
+    keys = [case["fields"]["public_key_hex"], case["fields"]["new_key_hex"]]
+    if tagged.tag == 18:
+        message = Sign1Message.from_cose_obj(
+            [protected, dict(unprotected), payload, last], allow_unknown_attributes=True
+        )
+        message.key = OKPKey(crv=Ed25519, x=bytes.fromhex(keys[0]))
+        assert message.verify_signature()
+        return
+    signatures = [[p, dict(u), signature] for p, u, signature in last]
+    sign = SignMessage.from_cose_obj(
+        [protected, dict(unprotected), payload, signatures], allow_unknown_attributes=True
+    )
+    signers: list[Any] = list(sign.signers)
+    for signer, public_hex in zip(signers, keys, strict=True):
+        signer.key = OKPKey(crv=Ed25519, x=bytes.fromhex(public_hex))
+        assert signer.verify_signature()
+    signers[1].key = OKPKey(crv=Ed25519, x=bytes.fromhex(keys[0]))  # the wrong key
+    assert not signers[1].verify_signature()
+
+
+@pytest.mark.parametrize("case", cases(LIFECYCLE, "ledger", "entries"))
+def test_lifecycle_entry(case: dict[str, Any]) -> None:
+    entries = _lifecycle_entries()
+    seq = case["seq"]
+    data = bytes.fromhex(case["entry_hex"])
+    decoded = entry.decode_entry(data)
+    assert (decoded.seq, int(decoded.type), decoded.recorded_at) == (
+        seq,
+        case["type"],
+        case["recorded_at"],
+    )
+    assert decoded.prev == (bytes(32) if seq == 0 else merkle.hash_leaf(entries[seq - 1]))
+    assert merkle.hash_leaf(data).hex() == case["leaf_hash_hex"]
+    assert entry.encode_entry(decoded) == data
+    if seq == 0:
+        assert case["type"] == EntryType.GENESIS
+        return
+    body = _lifecycle_body(case["body"])
+    assert decoded.body == body
+    # Type 2 exactly for the log's actions (section 17), type 1 for the organisations'.
+    action = cose.decode_endorsement(body).endorsement.action
+    assert case["type"] == (EntryType.LOG if action in (Action.REMOVE, Action.CLOSE) else 1)
+
+
+def test_lifecycle_ledger_extends_the_small_ledger() -> None:
+    small = _ledger_entries()
+    assert _lifecycle_entries()[: len(small)] == small
+
+
+def test_lifecycle_report() -> None:
+    vector = load(LIFECYCLE)["ledger"]
+    entries = _lifecycle_entries()
+    report = verify.check_entries(
+        enumerate(entries), statement=load(LIFECYCLE)["statement_text"].encode()
+    )
+    assert report.ok, report.problems
+    document = render.report_json(report, vector["source"])
+    assert {name: document[name] for name in vector["report"]} == vector["report"]
+    assert [v.seq for v in verify.iter_verified(enumerate(entries))] == list(range(len(entries)))
+    # The signatory that rotated is listed with its new key, under its first entry.
+    rotation = _statement("rotation")
+    rotated = next(s for s in report.signatories if s.seq == 1)
+    assert rotated.public_key.hex() == rotation["fields"]["new_key_hex"]
+    assert rotated.public_key.hex() != rotation["fields"]["public_key_hex"]
+
+
+def test_lifecycle_ledger_by_the_recipe(tmp_path: Path) -> None:
+    # The campaign's recipe writes the same bytes: organisations' statements by append (the
+    # flagged look-alike only with allow_similar), the log's by remove and close_statement.
+    vector = load(LIFECYCLE)
+    entries = vector["ledger"]["entries"]
+    flagged = {f["entry"]: f["message"] for f in vector["ledger"]["report"]["flags"]}
+    log = _signing_key("log")
+    with _lifecycle_ledger_file(tmp_path / "lifecycle.db") as book:
+        for item in entries[1:]:
+            body, when = _lifecycle_body(item["body"]), item["recorded_at"]
+            claim = cose.decode_endorsement(body).endorsement
+            if claim.action is Action.REMOVE:
+                assert claim.ref is not None
+                assert claim.reason is not None
+                seq = book.remove(claim.ref, claim.reason, log, note=claim.note, now=when)
+            elif claim.action is Action.CLOSE:
+                seq = book.close_statement(log, now=when)
+            else:
+                if item["seq"] in flagged:
+                    refused = book.append([("x", body)], now=when)
+                    assert refused.appended == ()
+                    assert flagged[item["seq"]] in refused.rejected[0].reason
+                result = book.append([("x", body)], now=when, allow_similar=item["seq"] in flagged)
+                assert result.rejected == ()
+                assert [flag for _, flag in result.flags] == (
+                    [flagged[item["seq"]]] if item["seq"] in flagged else []
+                )
+                ((_, seq),) = result.appended
+            assert seq == item["seq"]
+        assert [book.store.entry(i) for i in range(book.size)] == _lifecycle_entries()
+
+
+def _attack_entries(case: dict[str, Any]) -> list[bytes]:
+    return [*_lifecycle_entries()[: case["valid_entries"]], bytes.fromhex(case["entry_hex"])]
+
+
+@pytest.mark.parametrize("case", cases(LIFECYCLE, "attacks"))
+def test_lifecycle_attack(case: dict[str, Any]) -> None:
+    entries = _attack_entries(case)
+    at = case["valid_entries"]
+    report = verify.check_entries(enumerate(entries))
+    assert not report.ok
+    assert report.failed_checks == frozenset(case["failed_checks"])
+    assert [(p.seq, p.check) for p in report.problems] == [
+        (p["entry"], p["check"]) for p in case["problems"]
+    ]
+    assert case["error_contains"] in report.problems[0].message
+    with pytest.raises(
+        VerificationError, match=f"^entry {at}: .*{re.escape(case['error_contains'])}"
+    ):
+        list(verify.iter_verified(enumerate(entries)))
+    body = entry.decode_entry(entries[-1]).body
+    assert isinstance(body, bytes)
+    if set(case["failed_checks"]) & {"encoding", "signatures"}:  # the statement itself is bad
+        with raises(case):
+            cose.verify_endorsement(cose.decode_endorsement(body))
+    else:  # a good statement, refused by a lifecycle rule at this point of the ledger
+        cose.verify_endorsement(cose.decode_endorsement(body))
+        assert case["failed_checks"] == ["signers"]
+        assert case["error"] == "VerificationError"
+    # The same statement earlier or later in the ledger is another matter: the rule is about
+    # the state the entries before it left, so the valid prefix alone verifies.
+    assert verify.check_entries(enumerate(entries[:-1])).ok
+
+
+def test_lifecycle_attacks_refused_by_append(tmp_path: Path) -> None:
+    # append runs the same rules as verify: after the same entries it refuses the same
+    # statements, with the same message, and appends nothing (except where the attack is the
+    # entry type, which append chooses itself).
+    vector = load(LIFECYCLE)
+    entries = vector["ledger"]["entries"]
+    flagged = {f["entry"] for f in vector["ledger"]["report"]["flags"]}
+    with _lifecycle_ledger_file(tmp_path / "lifecycle.db") as book:
+        for case in sorted(vector["attacks"], key=lambda c: c["valid_entries"]):
+            at = case["valid_entries"]
+            for item in entries[book.size : at]:
+                result = book.append(
+                    [("x", _lifecycle_body(item["body"]))],
+                    now=item["recorded_at"],
+                    allow_similar=item["seq"] in flagged,
+                )
+                assert result.appended == (("x", item["seq"]),)
+            body = entry.decode_entry(bytes.fromhex(case["entry_hex"])).body
+            assert isinstance(body, bytes)
+            when = entries[-1]["recorded_at"] + 3600
+            if not case["refused_by_append"]:
+                book.check_endorsement(body, now=when)
+                continue
+            with raises(case):
+                book.check_endorsement(body, now=when)
+            result = book.append([(case["name"], body)], now=when)
+            assert result.appended == ()
+            assert case["error_contains"] in result.rejected[0].reason
+            assert book.size == at
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(item, id=f"{item['relation']}-{i}")
+        for i, item in enumerate(load(LIFECYCLE)["names"])
+    ],
+)
+def test_lookalike_names(case: dict[str, Any]) -> None:
+    first, second = case["first"], case["second"]
+    assert [skeleton(first), skeleton(second)] == case["skeletons"]
+    confusable = skeleton(first) == skeleton(second)
+    relation = "same" if same_name(first, second) else "confusable" if confusable else "distinct"
+    assert relation == case["relation"]
+    assert relation == "distinct" or confusable  # the same name is always confusable
+    assert same_name(second, first) == same_name(first, second)
+
+
+@pytest.mark.parametrize("case", cases(LIFECYCLE, "actions"))
+def test_lifecycle_action_fields(case: dict[str, Any]) -> None:
+    # Each action takes exactly its fields: every required one, any allowed one, nothing else.
+    action = Action(case["action"])
+    assert action.name.lower() == case["name"]
+    assert set(case["required"]) <= set(case["allowed"]) <= set(FIELD_KEYS)
+    values: dict[str, Any] = {
+        "name": "Organisation A",
+        "domain": "org-a.example",
+        "url": "https://org-a.example/",
+        "country": "BE",
+        "ref": 1,
+        "new_key": _signing_key("org-b").public.raw,
+        "revoked_key": _signing_key("org-b").public.raw,
+        "revoked_from": 1,
+        "reason": RemovalReason.MISTAKEN,
+        "note": "a note",
+    }
+
+    def claim(fields: set[str]) -> Endorsement:
+        chosen = {"name": None} | {name: values[name] for name in fields}
+        digest = bytes(32)
+        return Endorsement(action, digest, public_key=_signing_key("org-a").public.raw,
+                           signed_at=1, **chosen)  # fmt: skip
+
+    required = set(case["required"])
+    payload = payload_codec.encode_payload(claim(set(case["allowed"])))
+    assert payload_codec.decode_payload(payload).action is action
+    for name in FIELD_KEYS:
+        if name in required:
+            with pytest.raises(FormatError, match=f"{case['name']} needs {name}"):
+                payload_codec.encode_payload(claim(required - {name}))
+        elif name not in case["allowed"]:
+            with pytest.raises(FormatError, match=f"{case['name']} does not take {name}"):
+                payload_codec.encode_payload(claim(required | {name}))
+    is_log = case["entry_type"] == EntryType.LOG
+    assert is_log == (action in (Action.REMOVE, Action.CLOSE))
+    assert (case["envelope"] == "COSE_Sign") == (action is Action.ROTATE)
+
+
+@pytest.mark.parametrize("case", cases(LIFECYCLE, "removal_reasons"))
+def test_removal_reason_codes(case: dict[str, Any]) -> None:
+    assert RemovalReason(case["value"]).code == case["name"]
+
+
 # --- docs/format.md --------------------------------------------------------------------------
 
 # A vector block in docs/format.md: an HTML comment naming the file and an RFC 6901 pointer,
@@ -948,3 +1346,64 @@ def test_format_doc_report_fields_are_all_documented() -> None:
         nested = [report["checkpoint"], *report["problems"], *report["signatories"]]
         for item in nested:
             assert set(item) <= set(documented)
+    lifecycle = load(LIFECYCLE)["ledger"]["report"]
+    assert [name for name in documented if name in lifecycle] == list(lifecycle)
+    assert lifecycle["departed"]
+    assert lifecycle["flags"]
+    for item in [*lifecycle["signatories"], *lifecycle["departed"], *lifecycle["flags"]]:
+        assert set(item) <= set(documented)
+
+
+def _field_keys(cell: str) -> list[int]:
+    """The payload keys a cell of the action table names, as in "name (3), ref (9)"."""
+    return [int(key) for key in re.findall(r"\((\d+)\)", cell)]
+
+
+def test_format_doc_action_table_matches_vectors() -> None:
+    rows = re.findall(
+        r"^\| (\d) \| `(\w+)` \| (\d) \| (COSE_Sign1?) \| [^|]+ \| ([^|]+) \| ([^|]+) \|$",
+        _doc_section(17),
+        re.MULTILINE,
+    )
+    actions = load(LIFECYCLE)["actions"]
+    assert len(rows) == len(actions)
+    for (action, name, entry_type, envelope, required, also), vector in zip(
+        rows, actions, strict=True
+    ):
+        assert (int(action), name, int(entry_type), envelope) == (
+            vector["action"],
+            vector["name"],
+            vector["entry_type"],
+            vector["envelope"],
+        )
+        assert _field_keys(required) == [FIELD_KEYS[f] for f in vector["required"]]
+        also_allowed = [f for f in vector["allowed"] if f not in vector["required"]]
+        assert _field_keys(also) == [FIELD_KEYS[f] for f in also_allowed]
+
+
+def test_format_doc_removal_reasons_match_vectors() -> None:
+    section = _doc_section(17)
+    reasons = section[section.index("### 17.2 ") : section.index("### 17.3 ")]
+    rows = re.findall(r"^\| (\d) \| `([a-z-]+)` \| ", reasons, re.MULTILINE)
+    assert [(int(v), code) for v, code in rows] == [
+        (r["value"], r["name"]) for r in load(LIFECYCLE)["removal_reasons"]
+    ]
+
+
+def test_format_doc_name_pairs_match_vectors() -> None:
+    section = _doc_section(17)
+    for pair in load(LIFECYCLE)["names"]:
+        row = f"| `{pair['first']}` | `{pair['second']}` | {pair['relation']} | {pair['shows']} |"
+        assert f"\n{row}\n" in section, row
+
+
+def test_format_doc_lifecycle_attack_table_matches_vectors() -> None:
+    rows = re.findall(
+        r"^\| `([a-z0-9-]+)` \| `(\w+)` \((\d+)\) \| (\w+) \|$", _doc_section(17), re.MULTILINE
+    )
+    expected = [
+        (a["name"], a["failed_checks"][0], str(a["valid_entries"]), a["error"])
+        for a in load(LIFECYCLE)["attacks"]
+    ]
+    assert all(len(a["failed_checks"]) == 1 for a in load(LIFECYCLE)["attacks"])
+    assert rows == expected

@@ -114,38 +114,43 @@ def _normalise(value: CborValue, depth: int) -> CborValue:
     raise FormatError(f"{type(value).__name__} is not in the data model")
 
 
-def _check(value: CborValue, depth: int, what: str) -> None:
+def _check(value: CborValue, depth: int, what: str) -> None:  # noqa: PLR0912 - one branch a type
     """Walk a decoded value: types of the data model only, and map keys ascending."""
     if depth > MAX_DEPTH:
         raise FormatError(f"{what}: nested deeper than {MAX_DEPTH}")
-    if isinstance(value, bool) or value is None:
-        raise FormatError(f"{what}: simple value {value!r} is not allowed")
-    if isinstance(value, int):
+    kind = type(value)
+    # Exact type tests first: they are the common case and exclude bool (a subclass of int).
+    if kind is bytes or kind is str:
+        return
+    if kind is int:
         if not _INT_MIN <= value <= _INT_MAX:
             raise FormatError(f"{what}: integer out of the 64-bit range (bignum tag)")
         return
-    if isinstance(value, bytes | str):
-        return
-    if isinstance(value, list | tuple):  # cbor2 gives tuples for arrays inside tags
+    if kind is list or kind is tuple:  # cbor2 gives tuples for arrays inside tags
         for item in value:
-            _check(item, depth + 1, what)
+            if type(item) is not bytes:
+                _check(item, depth + 1, what)
         return
-    if isinstance(value, Mapping):  # a dict, or cbor2's frozendict inside a tag
+    if kind is dict or isinstance(value, Mapping):  # or cbor2's frozendict inside a tag
         previous = -1
         for key, item in value.items():
-            _check_key(key, what)
-            if key <= previous:
+            if type(key) is not int or not previous < key <= MAX_KEY:
+                _check_key(key, what)
                 raise FormatError(f"{what}: map keys out of order ({key} after {previous})")
             previous = key
-            _check(item, depth + 1, what)
+            item_kind = type(item)
+            if item_kind is not bytes and item_kind is not str:
+                _check(item, depth + 1, what)
         return
-    if isinstance(value, cbor2.CBORTag):
+    if kind is cbor2.CBORTag:
         if value.tag not in _ALLOWED_TAGS:
             raise FormatError(f"{what}: tag {value.tag} is not allowed")
         _check(value.value, depth + 1, what)
         return
+    if kind is bool or value is None:
+        raise FormatError(f"{what}: simple value {value!r} is not allowed")
     raise FormatError(
-        f"{what}: {type(value).__name__} is not allowed (floats, tags and "
+        f"{what}: {kind.__name__} is not allowed (floats, tags and "
         "other simple values are not part of the format)"
     )
 
@@ -180,7 +185,7 @@ class Fields:
     __slots__ = ("_seen", "_value", "_what")
 
     def __init__(self, value: CborValue, what: str) -> None:
-        if not isinstance(value, Mapping):
+        if type(value) is not dict and not isinstance(value, Mapping):
             raise FormatError(f"{what}: expected a map, got {_kind(value)}")
         self._value: Mapping[int, CborValue] = value
         self._what = what
@@ -197,7 +202,7 @@ class Fields:
     def uint(self, key: int, name: str) -> int:
         """A required unsigned integer."""
         value = self._get(key, name, True)
-        if not isinstance(value, int) or value < 0:
+        if type(value) is not int or value < 0:
             raise FormatError(f"{self._what}: {name} must be an unsigned integer")
         return value
 

@@ -168,6 +168,8 @@ def verify_endorsement(signed: SignedEndorsement) -> VerifyingKey:
         raise VerificationError(f"iss {signed.issuer!r} does not match the payload")
     if signed.subject != statement_uri(endorsement.statement_hash):
         raise VerificationError("sub does not match the payload's statement hash")
+    if endorsement.revoked_key is not None:
+        _payload_key(endorsement.revoked_key)  # a revocation must name a valid key
     if signed.body_protected is None:
         key.verify(_sig_structure_sign1(signed.protected, signed.payload), signed.signature)
         return key

@@ -68,6 +68,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 import secrets
 import unicodedata
 from typing import Final
@@ -120,6 +121,7 @@ _NOTE_ALG_ED25519: Final = 0x01
 _NOTE_KEY_ID_SIZE: Final = 4
 _HEX_LOWER: Final = frozenset("0123456789abcdef")
 
+_SIMPLE_NAME: Final = re.compile(r"[A-Za-z0-9._:/@-]+")
 _FORBIDDEN_CATEGORIES: Final = frozenset({"Cc", "Cf", "Co", "Cn", "Cs"})
 
 # Curve25519 in twisted Edwards form: -x^2 + y^2 = 1 + d x^2 y^2 over GF(p).
@@ -262,6 +264,8 @@ def validate_key_name(name: str) -> str:
         raise FormatError(
             f"key name is {len(name)} code points long; at most {MAX_NAME_LENGTH} are allowed"
         )
+    if _SIMPLE_NAME.fullmatch(name) and not name.startswith(("ledger-pub", "ledger-sec")):
+        return name  # the common case (domains, origins, hex): nothing more to look at
     for index, char in enumerate(name):
         code = f"U+{ord(char):04X}"
         if char == "+":
@@ -308,11 +312,13 @@ class VerifyingKey:
         raw: The 32-byte Ed25519 public key encoding.
     """
 
-    __slots__ = ("_key", "_name", "_raw")
+    __slots__ = ("_fingerprint", "_key", "_key_id", "_name", "_raw")
 
     _name: str
     _raw: bytes
     _key: Ed25519PublicKey
+    _key_id: bytes
+    _fingerprint: str
 
     def __init__(self, name: str, raw: bytes) -> None:
         """Validate and build a key; prefer :meth:`from_raw`.
@@ -334,6 +340,10 @@ class VerifyingKey:
         self._name = name
         self._raw = raw
         self._key = Ed25519PublicKey.from_public_bytes(raw)
+        # Computed once: verification asks for it several times per entry.
+        self._key_id = hashlib.sha256(_FINGERPRINT_DOMAIN + raw).digest()
+        text = base64.b32encode(self._key_id[:10]).decode("ascii")
+        self._fingerprint = "-".join(text[i : i + 4] for i in range(0, 16, 4))
 
     @property
     def name(self) -> str:
@@ -424,13 +434,12 @@ class VerifyingKey:
     @property
     def key_id(self) -> bytes:
         """SHA-256(b"endorsement-ledger/key/v1\\x00" || raw): 32 bytes, the COSE kid."""
-        return hashlib.sha256(_FINGERPRINT_DOMAIN + self._raw).digest()
+        return self._key_id
 
     @property
     def fingerprint(self) -> str:
         """Base32 of ``key_id[:10]`` grouped ``XXXX-XXXX-XXXX-XXXX``."""
-        text = base64.b32encode(self.key_id[:10]).decode("ascii")
-        return "-".join(text[i : i + 4] for i in range(0, 16, 4))
+        return self._fingerprint
 
     def note_key_id(self) -> bytes:
         """The C2SP signed-note key id.

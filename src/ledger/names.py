@@ -42,6 +42,8 @@ def check_display_text(text: str, what: str, *, max_len: int) -> str:
         raise FormatError(f"{what} is empty or has leading or trailing white space")
     if len(text) > max_len:
         raise FormatError(f"{what} is longer than {max_len} characters")
+    if text.isascii() and text.isprintable():
+        return text  # printable ASCII: no controls, no format characters, already NFC
     for column, char in enumerate(text, 1):
         category = unicodedata.category(char)
         invisible = category == "Cf" and char not in _JOINERS

@@ -32,6 +32,7 @@ CHECK_TEXT: Final = {
 }
 
 NOT_RUN_TEXT: Final = {
+    "signers": "incremental mode does not re-check the list's rules; run a full check",
     "checkpoint": "the ledger has no signed checkpoint",
     "consistency": "give --checkpoint with a checkpoint you saved earlier",
     "witnesses": "give --policy with the witnesses you trust",
@@ -87,10 +88,8 @@ def not_proven(report: Report) -> list[str]:
         )
     if report.mode == "incremental":
         missing.append(
-            "the rules between entries before and after your checkpoint: "
-            "incremental mode checks signatures and rules among the new entries "
-            "only (a second endorsement by an organisation that signed before your "
-            "checkpoint shows in a full check)"
+            "who is on the list now: incremental mode checks the new entries' "
+            "signatures and links, not the list they make; run a full check for it"
         )
     return [*ALWAYS_NOT_PROVEN[:2], *missing, ALWAYS_NOT_PROVEN[2]]
 
@@ -161,12 +160,9 @@ def _findings(report: Report) -> list[str]:
 
 
 def _people(report: Report) -> list[str]:
-    heading = (
-        "Signatories that joined after your checkpoint"
-        if report.mode == "incremental"
-        else "Signatories"
-    )
-    lines = ["", f"{heading} ({len(report.signatories)}, verified entries only):"]
+    if report.mode == "incremental":
+        return ["", "Signatories: not computed in incremental mode (run a full check)."]
+    lines = ["", f"Signatories ({len(report.signatories)}, verified entries only):"]
     lines += [f"  {_signatory_line(s)}" for s in report.signatories] or ["  (none)"]
     if report.departed:
         lines += ["", f"No longer on the list ({len(report.departed)}):"]

@@ -74,6 +74,7 @@ class EntryChecker:
         self.statement_hash: bytes | None = None
         self.log_key: VerifyingKey | None = None
         self.roster = Roster(keep_events=keep_events)
+        self.rules_checked = True
         self.problems: list[Problem] = []
 
     def skip_to(self, position: int, *, prev: bytes, tree: CompactRange, last_time: int) -> None:
@@ -89,6 +90,8 @@ class EntryChecker:
         self.prev = prev
         self.tree = tree
         self.last_time = last_time
+        # The list's rules need the state the skipped entries built: they are not checked.
+        self.rules_checked = False
         if position in self._wanted_roots:
             self.roots[position] = tree.root()
 
@@ -176,7 +179,7 @@ class EntryChecker:
                 f"after the log recorded it ({entry.recorded_at})",
             )
         # The list changes only through entries that pass every other check.
-        if clean and len(self.problems) == before:
+        if clean and len(self.problems) == before and self.rules_checked:
             try:
                 outcome = apply(
                     self.roster.state,
@@ -256,6 +259,7 @@ class EntryChecker:
             statement_checked=self.statement_checked,
             problems=tuple(problems[:MAX_PROBLEMS]),
             problems_truncated=truncated,
+            checks_run=frozenset(c for c in ENTRY_CHECKS if self.rules_checked or c != "signers"),
             signatories=self.roster.signatories(),
             departed=tuple(self.roster.departed),
             flags=tuple(self.roster.flags),

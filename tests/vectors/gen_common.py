@@ -93,6 +93,9 @@ def b64(data: bytes) -> str:
 # --- Keys ----------------------------------------------------------------------------------------
 
 KEY_NAMES: Final = {"org-a": "org-a", "org-b": "org-b", "org-c": "org-c", "log": ORIGIN}
+# The further keys of lifecycle.json (listed there, not in keys.json): org-a's key after its
+# rotation, the look-alike org-d, and org-e.
+LIFECYCLE_KEY_NAMES: Final = {"org-a-2": "org-a-2", "org-d": "org-d", "org-e": "org-e"}
 
 
 def key_seed(label: str) -> bytes:
@@ -101,7 +104,8 @@ def key_seed(label: str) -> bytes:
 
 @functools.cache
 def signing_key(label: str) -> SigningKey:
-    return SigningKey.from_seed(KEY_NAMES[label], key_seed(label))
+    name = KEY_NAMES.get(label) or LIFECYCLE_KEY_NAMES[label]
+    return SigningKey.from_seed(name, key_seed(label))
 
 
 def public(label: str) -> bytes:
@@ -258,15 +262,26 @@ ENDORSEMENTS: Final[dict[str, tuple[str, Json, str]]] = {
     ),
     "withdrawal": (
         "org-a",
-        {
-            "name": "Organisation A",
-            "signed_at": GENESIS_TIME + 5 * HOUR,
-            "domain": "org-a.example",
-            "action": 1,
-        },
-        "a withdrawal (action 1): valid as an endorsement object, refused by a version 1 ledger",
+        {"name": "Organisation A", "signed_at": GENESIS_TIME + 5 * HOUR, "action": 1},
+        "a withdrawal (action 1) by org-a, with its name and without ref; a withdrawal takes no "
+        "domain, so iss is ledger-key:<fingerprint> (lifecycle.json shows withdrawals in a ledger)",
     ),
 }
+
+
+def endorsement_claim(name: str) -> Endorsement:
+    """The payload of a valid endorsement of ``ENDORSEMENTS``, as the library's value."""
+    signer, fields, _ = ENDORSEMENTS[name]
+    return Endorsement(
+        action=Action(fields.get("action", 0)),
+        statement_hash=STATEMENT_HASH,
+        name=fields["name"],
+        public_key=public(signer),
+        signed_at=fields["signed_at"],
+        domain=fields.get("domain"),
+        url=fields.get("url"),
+        country=fields.get("country"),
+    )
 
 
 @functools.cache
@@ -277,19 +292,34 @@ def endorsement(name: str) -> tuple[bytes, bytes, bytes]:
     protected = cbor.cbor_map(protected_pairs(signer, iss=iss))
     payload = cbor.cbor_map(payload_pairs(signer, **fields))
     ours = sign1(signer, protected, payload)
-    claim = Endorsement(
-        action=Action(fields.get("action", 0)),
-        statement_hash=STATEMENT_HASH,
-        name=fields["name"],
-        public_key=public(signer),
-        signed_at=fields["signed_at"],
-        domain=fields.get("domain"),
-        url=fields.get("url"),
-        country=fields.get("country"),
-    )
-    theirs = cose.sign_endorsement(claim, signing_key(signer))
+    theirs = cose.sign_endorsement(endorsement_claim(name), signing_key(signer))
     agree(ours == theirs, f"endorsement {name}: the library encodes different bytes")
     return protected, payload, ours
+
+
+def fields_json(claim: Endorsement) -> Json:
+    """Every payload field of a statement (section 5.2), null when absent; bytes in hex."""
+
+    def hex_or_none(value: bytes | None) -> str | None:
+        return None if value is None else value.hex()
+
+    return {
+        "version": 1,
+        "action": int(claim.action),
+        "statement_hash_hex": claim.statement_hash.hex(),
+        "name": claim.name,
+        "public_key_hex": claim.public_key.hex(),
+        "signed_at": claim.signed_at,
+        "domain": claim.domain,
+        "url": claim.url,
+        "country": claim.country,
+        "ref": claim.ref,
+        "new_key_hex": hex_or_none(claim.new_key),
+        "revoked_key_hex": hex_or_none(claim.revoked_key),
+        "revoked_from": claim.revoked_from,
+        "reason": None if claim.reason is None else int(claim.reason),
+        "note": claim.note,
+    }
 
 
 # --- Entries and the example ledger --------------------------------------------------------------

@@ -26,7 +26,9 @@ from gen_common import (
     cose_sign1,
     display_hash,
     endorsement,
+    endorsement_claim,
     expect_error,
+    fields_json,
     key_id,
     ni_uri,
     payload_pairs,
@@ -119,8 +121,10 @@ def _negatives() -> list[Bad]:
         Bad("empty", "no bytes at all", b"", FORMAT, "empty input"),
         Bad("untagged", "the COSE_Sign1 array without tag 18", array_part, FORMAT,
             "not a tagged COSE_Sign1 object (tag 18)"),
-        Bad("tag-98-cose-sign", "tag 98 (COSE_Sign) instead of 18", cbor.tag(98, array_part),
-            FORMAT, "tag 98 is not allowed"),
+        Bad("tag-98-cose-sign", "tag 98 (COSE_Sign, the envelope of a rotation) instead of 18: "
+            "the array's last item is a signature, not the array of two signatures a COSE_Sign "
+            "carries", cbor.tag(98, array_part), FORMAT,
+            "a COSE_Sign must carry exactly two signatures"),
         Bad("tag-18-long-form", "tag 18 written as 0xd8 0x12", b"\xd8\x12" + array_part,
             FORMAT, "not deterministic CBOR"),
         Bad("array-of-3", "the signature item removed",
@@ -163,9 +167,9 @@ def _negatives() -> list[Bad]:
         Bad("protected-keys-out-of-order", "protected header keys 1 and 3 swapped (re-signed)",
             with_header([header[1], header[0], *header[2:]]), FORMAT,
             "map keys out of order (1 after 3)"),
-        Bad("payload-unknown-field", "payload key 9 added (re-signed)",
-            with_payload(cbor.added(body, 9, cbor.text("x"))), FORMAT,
-            "unknown field key(s) [9]"),
+        Bad("payload-unknown-field", "payload key 15 added (keys 9 to 14 are the lifecycle "
+            "fields; re-signed)", with_payload(cbor.added(body, 15, cbor.text("x"))), FORMAT,
+            "unknown field key(s) [15]"),
         Bad("payload-long-form-int", "signed-at written with an 8-byte argument (re-signed)",
             with_payload(cbor.replaced(body, 5, cbor.integer(fields["signed_at"], size=8))),
             FORMAT, "not deterministic CBOR"),
@@ -179,8 +183,8 @@ def _negatives() -> list[Bad]:
         Bad("payload-version-2", "payload version 2 (re-signed)",
             with_payload(cbor.replaced(body, 0, cbor.integer(2))), FORMAT,
             "unsupported version 2"),
-        Bad("payload-action-2", "action 2, not defined (re-signed)",
-            with_payload(cbor.replaced(body, 1, cbor.integer(2))), FORMAT, "unknown action 2"),
+        Bad("payload-action-6", "action 6, not defined (re-signed)",
+            with_payload(cbor.replaced(body, 1, cbor.integer(6))), FORMAT, "unknown action 6"),
         Bad("payload-float-time", "signed-at as a 64-bit float (re-signed)",
             with_payload(cbor.replaced(body, 5, cbor.float64(fields["signed_at"]))), FORMAT,
             "float is not allowed"),
@@ -220,25 +224,17 @@ def _negatives() -> list[Bad]:
 
 
 def _valid(name: str) -> Json:
-    signer, fields, description = ENDORSEMENTS[name]
+    signer, _, description = ENDORSEMENTS[name]
     protected, payload, data = endorsement(name)
     signed = cose.decode_endorsement(data)
+    claim = endorsement_claim(name)
+    agree(signed.endorsement == claim, f"{name}: the library decodes other fields")
     agree(cose.verify_endorsement(signed).raw == public(signer), f"{name}: another key")
     return {
         "name": name,
         "description": description,
         "signer": signer,
-        "fields": {
-            "version": 1,
-            "action": fields.get("action", 0),
-            "statement_hash_hex": STATEMENT_HASH.hex(),
-            "name": fields["name"],
-            "public_key_hex": public(signer).hex(),
-            "signed_at": fields["signed_at"],
-            "domain": fields.get("domain"),
-            "url": fields.get("url"),
-            "country": fields.get("country"),
-        },
+        "fields": fields_json(claim),
         "kid_hex": key_id(public(signer)).hex(),
         "iss": signed.issuer,
         "sub": signed.subject,

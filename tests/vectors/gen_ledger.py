@@ -115,9 +115,6 @@ def _mutations() -> list[Mutated]:
                 [(3, "statement"), (3, "statement")]),
         Mutated("duplicate-endorsement-same-key", "entry 3 is a second endorsement by org-a's "
                 "key", _replaced(3, _endorsement_body(second_by_a)), [(3, "signers")]),
-        Mutated("withdrawal-entry", "entry 3 is org-a's withdrawal: reserved, refused in "
-                "version 1", _replaced(3, _endorsement_body(endorsement("withdrawal")[2])),
-                [(3, "signatures")]),
         Mutated("signed-by-other-key", "entry 3's endorsement names org-c's key, but org-a "
                 "signed it", _replaced(3, _endorsement_body(signed_by_a)), [(3, "signatures")]),
         Mutated("second-genesis-entry", "entry 3 is another genesis entry",

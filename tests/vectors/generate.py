@@ -40,6 +40,7 @@ import gen_endorsement  # noqa: E402
 import gen_entries  # noqa: E402
 import gen_keys  # noqa: E402
 import gen_ledger  # noqa: E402
+import gen_lifecycle  # noqa: E402
 from gen_cbor import diagnostic  # noqa: E402
 from gen_common import GENERATOR, GenerationError, Json  # noqa: E402
 
@@ -52,6 +53,7 @@ BUILDERS: dict[str, Callable[[], Json]] = {
     "entries.json": gen_entries.build,
     "ledger-small.json": gen_ledger.build,
     "checkpoints.json": gen_checkpoints.build,
+    "lifecycle.json": gen_lifecycle.build,
 }
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from ledger.errors import StoreError
 from ledger.lifecycle import KeyRecord, OrgRecord
-from ledger.lookalike import skeleton
+from ledger.lookalike import skeletons
 
 STATE_SCHEMA = """
 CREATE TABLE keys (
@@ -27,9 +27,11 @@ CREATE TABLE orgs (
     endorsed_with BLOB,
     endorsed_signed_at INTEGER,
     name TEXT,
-    skeleton TEXT
+    skeleton TEXT,
+    skeleton2 TEXT
 );
 CREATE INDEX orgs_by_skeleton ON orgs (skeleton) WHERE live IS NOT NULL;
+CREATE INDEX orgs_by_skeleton2 ON orgs (skeleton2) WHERE live IS NOT NULL;
 """
 _CLOSED = "closed_at"
 
@@ -73,9 +75,9 @@ class SqliteState:
         )
 
     def put_org(self, record: OrgRecord) -> None:
-        name_skeleton = None if record.name is None else skeleton(record.name)
+        keys = () if record.name is None else skeletons(record.name)
         self._write(
-            "INSERT OR REPLACE INTO orgs VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO orgs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 record.org,
                 record.current_key,
@@ -83,7 +85,8 @@ class SqliteState:
                 record.endorsed_with,
                 record.endorsed_signed_at,
                 record.name,
-                name_skeleton,
+                keys[0] if keys else None,
+                keys[1] if len(keys) > 1 else None,
             ),
         )
 
@@ -93,8 +96,9 @@ class SqliteState:
 
     def live_orgs_with_skeleton(self, name_skeleton: str) -> list[int]:
         rows = self._all(
-            "SELECT org FROM orgs WHERE skeleton = ? AND live IS NOT NULL ORDER BY org",
-            (name_skeleton,),
+            "SELECT org FROM orgs WHERE (skeleton = ? OR skeleton2 = ?) AND live IS NOT NULL "
+            "ORDER BY org",
+            (name_skeleton, name_skeleton),
         )
         return [int(row[0]) for row in rows]
 
