@@ -12,6 +12,7 @@ from typing import Any, Final
 
 import click
 
+from cli.cmd_binding import binding
 from cli.cmd_endorse import endorse, inspect
 from cli.cmd_keys import key, keygen
 from cli.cmd_ledger import append, init, list_signatories, verify
@@ -104,6 +105,7 @@ for command in (
     remove_command,
     close_command,
     history_command,
+    binding,
 ):
     cli.add_command(command)
 

@@ -21,6 +21,8 @@ import attrs
 
 from ledger import merkle
 from ledger.anchors import check_anchors, checkpoint_size
+from ledger.binding import apply_evidence
+from ledger.binding_store import load_evidence
 from ledger.entry import decode_entry
 from ledger.errors import LedgerError, UsageError, VerificationError
 from ledger.keys import VerifyingKey
@@ -94,7 +96,7 @@ def check_ledger_file(
         raise UsageError("incremental verification needs a checkpoint you saved earlier")
     store = open_store(location, readonly=True)
     try:
-        return check_source(
+        report = check_source(
             store,
             statement=statement,
             saved_checkpoint=saved_checkpoint,
@@ -104,6 +106,9 @@ def check_ledger_file(
         )
     finally:
         store.close()
+    # Identity: evidence the campaign recorded (ledger binding check) that organisations
+    # publish their keys on their own domains; apply_evidence re-checks every record.
+    return apply_evidence(report, load_evidence(location))
 
 
 def check_source(

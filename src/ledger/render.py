@@ -193,9 +193,14 @@ def _checkpoint_line(cp: CheckpointInfo) -> str:
 def _signatory_line(s: Signatory) -> str:
     extra = ", ".join(inert(part) for part in (s.domain, s.country) if part)
     where = f" ({extra})" if extra else ""
+    identity = (
+        f"  identity confirmed: {inert(s.identity_note or '', 300)}"
+        if s.identity == "confirmed"
+        else "  self-asserted"
+    )
     return (
         f"#{s.seq:<4} {inert(s.name)}{where}  key {s.fingerprint}  "
-        f"signed {format_time(s.signed_at)}  recorded {format_time(s.recorded_at)}"
+        f"signed {format_time(s.signed_at)}  recorded {format_time(s.recorded_at)}{identity}"
     )
 
 
