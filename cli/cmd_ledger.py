@@ -12,11 +12,13 @@ from cli.io import load_log_key, load_policy, load_secret_key, read_input
 from ledger import (
     FormatError,
     Ledger,
+    UsageError,
     canonicalize,
     check_ledger_file,
     format_time,
     inert,
     parse_signed_checkpoint,
+    render_markdown,
     render_text,
     report_json,
     signatory_json,
@@ -192,6 +194,11 @@ def list_signatories(source: str, as_json: bool) -> None:
     help="Witness policy (C2SP tlog-policy) the checkpoint's cosignatures must meet.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the versioned JSON report.")
+@click.option(
+    "--markdown",
+    is_flag=True,
+    help="Print a Markdown block to paste into an article, with the fingerprint.",
+)
 def verify(
     source: str,
     statement_path: str | None,
@@ -200,6 +207,7 @@ def verify(
     log_pub: str | None,
     policy_path: str | None,
     as_json: bool,
+    markdown: bool,
 ) -> None:
     """Verify a ledger and print what is proven and what is not.
 
@@ -227,8 +235,12 @@ def verify(
         policy=load_policy(policy_path) if policy_path else None,
         incremental=incremental,
     )
+    if as_json and markdown:
+        raise UsageError("give --json or --markdown, not both")
     if as_json:
         click.echo(json.dumps(report_json(report, source), indent=2, ensure_ascii=False))
+    elif markdown:
+        click.echo(render_markdown(report, source_hint=source), nl=False)
     else:
         click.echo(render_text(report, source), nl=False)
     sys.exit(0 if report.ok else 1)

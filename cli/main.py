@@ -13,6 +13,7 @@ from typing import Any, Final
 import click
 
 from cli.cmd_binding import binding
+from cli.cmd_diff import diff_command
 from cli.cmd_endorse import endorse, inspect
 from cli.cmd_keys import key, keygen
 from cli.cmd_ledger import append, init, list_signatories, verify
@@ -106,6 +107,7 @@ for command in (
     close_command,
     history_command,
     binding,
+    diff_command,
 ):
     cli.add_command(command)
 

@@ -23,7 +23,7 @@ Errors: every failure is a ``LedgerError``: ``FormatError`` (cannot decode),
 from __future__ import annotations
 
 from ledger.actions import revoke, rotate, withdraw
-from ledger.audit import check_ledger_file
+from ledger.audit import LedgerSource, check_ledger_file, check_source
 from ledger.binding import (
     EVIDENCE_SCHEMA,
     Evidence,
@@ -47,8 +47,10 @@ from ledger.binding_fetch import check_bindings, parse_nameserver
 from ledger.binding_store import load_evidence, save_evidence
 from ledger.campaign import AppendResult, Ledger, Rejected
 from ledger.cose import decode_endorsement, endorse, verify_endorsement
+from ledger.diff import Diff, diff
 from ledger.entry import decode_entry, encode_entry
 from ledger.errors import FormatError, LedgerError, StoreError, UsageError, VerificationError
+from ledger.findings import Departure, Event
 from ledger.history import ledger_history
 from ledger.html import quotable_fingerprint, render_index_html, render_markdown
 from ledger.inspect import describe_entry, inspect_bytes
@@ -84,8 +86,8 @@ from ledger.note import (
 from ledger.policy import Policy, explain_policy, parse_policy, policy_satisfied
 from ledger.proofs import ConsistencyProof, InclusionProof
 from ledger.render import format_time, inert, render_text, report_json, signatory_json
-from ledger.roster import Event
 from ledger.statement import canonicalize, format_statement_hash, statement_hash
+from ledger.store import SqliteStore, open_store
 from ledger.verify import Problem, Report, Signatory, check_entries, iter_verified
 from ledger.witness import (
     MAX_REQUEST_SIZE,
@@ -111,6 +113,8 @@ __all__ = [
     "AppendResult",
     "CheckpointInfo",
     "ConsistencyProof",
+    "Departure",
+    "Diff",
     "Endorsement",
     "Entry",
     "EntryType",
@@ -122,6 +126,7 @@ __all__ = [
     "InclusionProof",
     "Ledger",
     "LedgerError",
+    "LedgerSource",
     "Policy",
     "Problem",
     "RefusalReason",
@@ -131,6 +136,7 @@ __all__ = [
     "Signatory",
     "SignedEndorsement",
     "SigningKey",
+    "SqliteStore",
     "StoreError",
     "UsageError",
     "VerificationError",
@@ -147,10 +153,12 @@ __all__ = [
     "check_bindings",
     "check_entries",
     "check_ledger_file",
+    "check_source",
     "cosign",
     "decode_endorsement",
     "decode_entry",
     "describe_entry",
+    "diff",
     "encode_entry",
     "endorse",
     "evidence_from_json",
@@ -175,6 +183,7 @@ __all__ = [
     "load_evidence",
     "load_state",
     "open_checkpoint",
+    "open_store",
     "parse_add_checkpoint_request",
     "parse_cosignature_lines",
     "parse_nameserver",

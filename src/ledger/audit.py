@@ -119,8 +119,11 @@ def check_source(
     log_key: VerifyingKey | None = None,
     policy: Policy | None = None,
     incremental: bool = False,
+    keep_events: bool = False,
 ) -> Report:
     """Verify any ``LedgerSource`` (see ``check_ledger_file`` for the arguments).
+
+    ``keep_events`` also records every change to the list in ``report.events`` (O(n) memory).
 
     Raises:
         UsageError: ``incremental`` without ``saved_checkpoint``.
@@ -132,7 +135,7 @@ def check_source(
     sizes = {
         s for s in (checkpoint_size(latest), checkpoint_size(saved_checkpoint)) if s is not None
     }
-    checker = EntryChecker(statement, roots_at=sizes)
+    checker = EntryChecker(statement, roots_at=sizes, keep_events=keep_events)
     size = source.size()
     start = 0
     if incremental and saved_checkpoint is not None:

@@ -5,11 +5,12 @@ Only ``verify`` and ``audit`` build reports; renderers (text, JSON, HTML, Markdo
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from attrs import frozen
 
 from ledger.model import CheckpointInfo, Genesis
+from ledger.timefmt import format_time
 
 ENTRY_CHECKS: Final = (
     "encoding",
@@ -91,6 +92,50 @@ class Departure:
 
 
 @frozen
+class Event:
+    """One change to the list, for ``ledger history``.
+
+    Attributes:
+        seq: the entry.
+        recorded_at: the log's record time.
+        kind: "endorsed", "withdrew", "rotated key", "revoked key", "removed" or "closed".
+        org: the organisation's number (the entry where its first key appeared), if any.
+        name: the organisation's name as last signed, if known.
+        fingerprint: the key that signed the entry.
+        detail: what else the entry says (a reason, a new key, a revocation time).
+    """
+
+    seq: int
+    recorded_at: int
+    kind: str
+    org: int | None
+    name: str | None
+    fingerprint: str
+    detail: str = ""
+
+    def describe(self) -> str:
+        """One line for people."""
+        detail = f": {self.detail}" if self.detail else ""
+        if self.kind in ("removed", "closed"):
+            whose = f" the endorsement of {self.name}" if self.name else ""
+            return f"the campaign (log key {self.fingerprint}){whose}{detail}"
+        who = self.name or f"organisation of entry {self.org}"
+        return f"{who} (key {self.fingerprint}){detail}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The event as JSON."""
+        return {
+            "entry": self.seq,
+            "recorded_at": format_time(self.recorded_at),
+            "kind": self.kind,
+            "org": self.org,
+            "name": self.name,
+            "fingerprint": self.fingerprint,
+            "detail": self.detail,
+        }
+
+
+@frozen
 class Report:
     """What verification found. ``ok`` is true only when no check failed.
 
@@ -105,6 +150,7 @@ class Report:
         departed: signatories no longer on the list (withdrawn, removed, revoked), in order.
         flags: findings that are not failures but deserve a human look (look-alike names).
         closed_at: the entry that closed the statement to new signatories, if any.
+        events: every change to the list, when asked for (``keep_events``; history, diff).
         root: RFC 9162 Merkle root of all the entries read.
         checks_run: the checks that ran (anchor checks run only with a checkpoint, a saved
             checkpoint or a policy).
@@ -134,6 +180,7 @@ class Report:
     departed: tuple[Departure, ...] = ()
     flags: tuple[Problem, ...] = ()
     closed_at: int | None = None
+    events: tuple[Event, ...] = ()
 
     @property
     def ok(self) -> bool:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ledger.findings import Event
 from ledger.keys import VerifyingKey
 from ledger.lookalike import same_name
-from ledger.roster import Event
 from ledger.store import open_store
 from ledger.verify import EntryChecker
 

@@ -8,11 +8,9 @@ and the look-alike names worth a human look.
 
 from __future__ import annotations
 
-from typing import Any
+from attrs import evolve
 
-from attrs import evolve, frozen
-
-from ledger.findings import Departure, Problem, Signatory
+from ledger.findings import Departure, Event, Problem, Signatory
 from ledger.keys import VerifyingKey
 from ledger.lifecycle import MemoryState, Outcome
 from ledger.model import Action, Entry, SignedEndorsement
@@ -27,50 +25,6 @@ _KIND = {
     Action.REMOVE: "removed",
     Action.CLOSE: "closed",
 }
-
-
-@frozen
-class Event:
-    """One change to the list, for ``ledger history``.
-
-    Attributes:
-        seq: the entry.
-        recorded_at: the log's record time.
-        kind: "endorsed", "withdrew", "rotated key", "revoked key", "removed" or "closed".
-        org: the organisation's number (the entry where its first key appeared), if any.
-        name: the organisation's name as last signed, if known.
-        fingerprint: the key that signed the entry.
-        detail: what else the entry says (a reason, a new key, a revocation time).
-    """
-
-    seq: int
-    recorded_at: int
-    kind: str
-    org: int | None
-    name: str | None
-    fingerprint: str
-    detail: str = ""
-
-    def describe(self) -> str:
-        """One line for people."""
-        detail = f": {self.detail}" if self.detail else ""
-        if self.kind in ("removed", "closed"):
-            whose = f" the endorsement of {self.name}" if self.name else ""
-            return f"the campaign (log key {self.fingerprint}){whose}{detail}"
-        who = self.name or f"organisation of entry {self.org}"
-        return f"{who} (key {self.fingerprint}){detail}"
-
-    def to_json(self) -> dict[str, Any]:
-        """The event as JSON."""
-        return {
-            "entry": self.seq,
-            "recorded_at": format_time(self.recorded_at),
-            "kind": self.kind,
-            "org": self.org,
-            "name": self.name,
-            "fingerprint": self.fingerprint,
-            "detail": self.detail,
-        }
 
 
 class Roster:

@@ -264,6 +264,7 @@ class EntryChecker:
             departed=tuple(self.roster.departed),
             flags=tuple(self.roster.flags),
             closed_at=self.roster.closed_at,
+            events=tuple(self.roster.events),
         )
 
 

@@ -242,6 +242,12 @@ class SqliteStore:
         """Close the file."""
         self._db.close()
 
+    def __enter__(self) -> SqliteStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def _query(self, sql: str, args: tuple[object, ...] = ()) -> sqlite3.Cursor:
         try:
             return self._db.execute(sql, args)
