@@ -55,7 +55,7 @@ LAYERS: dict[str, int] = {
     "ledger.campaign": 12,
     "ledger.audit": 13,
     "ledger.history": 13,
-    "ledger.diff": 14,
+    "ledger.changes": 14,
     "ledger.bundle_read": 14,
     "ledger.bundle": 15,
     "ledger": 20,

@@ -46,8 +46,8 @@ from ledger.binding import (
 from ledger.binding_fetch import check_bindings, parse_nameserver
 from ledger.binding_store import load_evidence, save_evidence
 from ledger.campaign import AppendResult, Ledger, Rejected
+from ledger.changes import Diff, diff
 from ledger.cose import decode_endorsement, endorse, verify_endorsement
-from ledger.diff import Diff, diff
 from ledger.entry import decode_entry, encode_entry
 from ledger.errors import FormatError, LedgerError, StoreError, UsageError, VerificationError
 from ledger.findings import Departure, Event
