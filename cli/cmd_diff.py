@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -12,24 +13,31 @@ import click
 from cli.io import load_log_key, read_input
 from ledger import (
     LedgerSource,
+    SqliteStore,
     UsageError,
     diff,
     format_time,
     inert,
-    open_store,
+    open_source,
     parse_signed_checkpoint,
 )
 
 
-def _open(location: str) -> AbstractContextManager[LedgerSource]:
-    """A ledger file (or, once bundles are readable, a bundle) as a source to verify."""
-    return open_store(location, readonly=True)
+@contextmanager
+def _open(location: str) -> Iterator[LedgerSource]:
+    """A ledger file, a bundle directory or a bundle URL, as a source to verify."""
+    source = open_source(location)
+    try:
+        yield source
+    finally:
+        if isinstance(source, SqliteStore):
+            source.close()
 
 
 def _old_checkpoint(location: str) -> bytes:
     """OLD: a saved checkpoint file, or a ledger whose latest checkpoint is the old snapshot."""
     path = Path(location)
-    if path.is_file() and path.stat().st_size <= 1024 * 1024:
+    if path.is_file() and path.stat().st_size <= 1024 * 1024:  # a checkpoint file or a ledger
         data = read_input(location, what="checkpoint", limit=1024 * 1024)
         if not data.startswith(b"SQLite format 3\x00"):
             parse_signed_checkpoint(data)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import click
 
@@ -15,6 +14,7 @@ from ledger import (
     UsageError,
     canonicalize,
     check_ledger_file,
+    check_location,
     format_time,
     inert,
     parse_signed_checkpoint,
@@ -164,7 +164,7 @@ def list_signatories(source: str, as_json: bool) -> None:
 
 
 @click.command()
-@click.argument("source", type=click.Path(dir_okay=False))
+@click.argument("source", metavar="LEDGER|DIR|URL")
 @click.option(
     "--statement",
     "statement_path",
@@ -227,8 +227,8 @@ def verify(
             parse_signed_checkpoint(saved)
         except FormatError as exc:
             raise FormatError(f"{saved_path}: {exc}") from None
-    report = check_ledger_file(
-        Path(source),
+    report = check_location(
+        source,
         statement=statement,
         saved_checkpoint=saved,
         log_key=load_log_key(log_pub) if log_pub else None,

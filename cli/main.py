@@ -13,6 +13,7 @@ from typing import Any, Final
 import click
 
 from cli.cmd_binding import binding
+from cli.cmd_bundle import fetch, publish
 from cli.cmd_diff import diff_command
 from cli.cmd_endorse import endorse, inspect
 from cli.cmd_keys import key, keygen
@@ -96,6 +97,8 @@ for command in (
     append,
     list_signatories,
     verify,
+    publish,
+    fetch,
     checkpoint,
     prove,
     verify_proof,

@@ -9,14 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from ledger.lifecycle import KeyRecord, OrgRecord
-from ledger.lookalike import skeleton
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger import merkle
 from ledger.errors import StoreError, UsageError
+from ledger.lifecycle import KeyRecord, OrgRecord
+from ledger.lookalike import skeleton
 from ledger.merkle import MemoryTree, hash_leaf
 from ledger.store import create_store, open_store
 from ledger.store import sqlite as sqlite_store
@@ -237,10 +236,15 @@ def test_a_failing_add_rolls_back_the_whole_transaction(store: SqliteStore) -> N
 def test_a_savepoint_undoes_only_its_own_block(store: SqliteStore) -> None:
     with store.writer() as writer:
         writer.add(leaf(0), hash_leaf(leaf(0)))
-        with pytest.raises(RuntimeError), writer.savepoint():
-            writer.add(leaf(1), hash_leaf(leaf(1)))
-            writer.state.put_key(KeyRecord(b"a" * 32, 1))
-            raise RuntimeError("refused")
+
+        def refused() -> None:
+            with writer.savepoint():
+                writer.add(leaf(1), hash_leaf(leaf(1)))
+                writer.state.put_key(KeyRecord(b"a" * 32, 1))
+                raise RuntimeError("refused")
+
+        with pytest.raises(RuntimeError, match="refused"):
+            refused()
         assert writer.size == 1
         with writer.savepoint(keep=False):  # a dry run: always undone
             writer.state.put_key(KeyRecord(b"b" * 32, 1))
@@ -343,8 +347,16 @@ def test_lifecycle_state_round_trips(store: SqliteStore) -> None:
         writer.add(leaf(0), hash_leaf(leaf(0)))
         writer.add(leaf(1), hash_leaf(leaf(1)))
         writer.state.put_key(KeyRecord(alice, 1))
-        writer.state.put_org(OrgRecord(org=1, current_key=alice, live=1, endorsed_with=alice,
-                                       endorsed_signed_at=5, name="Save the Children"))
+        writer.state.put_org(
+            OrgRecord(
+                org=1,
+                current_key=alice,
+                live=1,
+                endorsed_with=alice,
+                endorsed_signed_at=5,
+                name="Save the Children",
+            )
+        )
         assert writer.state.org_of_live_entry(1) == 1  # visible inside the transaction
         writer.state.put_key(KeyRecord(bob, 1, revoked_from=9))
         writer.state.set_closed(1)

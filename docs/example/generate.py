@@ -68,7 +68,7 @@ def slug(name: str) -> str:
 
 
 def build(out: Path) -> None:
-    """Write the example (ledger.db, endorsements/, keys/) into ``out``."""
+    """Write the example (ledger.db, endorsements/, keys/, the published bundle/) into ``out``."""
     statement = (HERE / "statement.txt").read_bytes()
     digest = ledger.statement_hash(ledger.canonicalize(statement))
     (out / "endorsements").mkdir(parents=True)
@@ -102,7 +102,9 @@ def build(out: Path) -> None:
             when = GENESIS_TIME + (number + 1) * SIGNING_INTERVAL + RECORD_DELAY
             result = book.append([item], atomic=True, now=when)
             assert len(result.appended) == 1
-        book.checkpoint(log_key, now=GENESIS_TIME + (len(endorsements) + 4) * SIGNING_INTERVAL)
+        published_at = GENESIS_TIME + (len(endorsements) + 4) * SIGNING_INTERVAL
+        book.checkpoint(log_key, now=published_at)
+        ledger.publish_bundle(book, out / "bundle", log_key=log_key, now=published_at)
     # A published file is read, not written: leave it in rollback-journal mode so that readers
     # opening it read-only need no -wal/-shm files beside it.
     with sqlite3.connect(out / "ledger.db") as db:
@@ -160,8 +162,9 @@ def snapshot(directory: Path) -> dict[str, bytes]:
     """What must match: every key and endorsement file, and the ledger's entry bytes."""
     files = {
         str(path.relative_to(directory)): path.read_bytes()
-        for sub in ("endorsements", "keys")
-        for path in sorted((directory / sub).iterdir())
+        for sub in ("endorsements", "keys", "bundle")
+        for path in sorted((directory / sub).rglob("*"))
+        if path.is_file()
     }
     with ledger.Ledger.open(directory / "ledger.db", readonly=True) as book:
         for seq, raw in book.iter_raw():
@@ -184,7 +187,7 @@ def main() -> int:
                 return 1
             print("docs/example is current")
             return 0
-        for sub in ("endorsements", "keys"):
+        for sub in ("endorsements", "keys", "bundle"):
             shutil.rmtree(HERE / sub, ignore_errors=True)
             shutil.copytree(fresh / sub, HERE / sub)
         for suffix in ("", "-wal", "-shm"):

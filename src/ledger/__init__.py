@@ -45,6 +45,8 @@ from ledger.binding import (
 )
 from ledger.binding_fetch import check_bindings, parse_nameserver
 from ledger.binding_store import load_evidence, save_evidence
+from ledger.bundle import FetchResult, PublishResult, fetch_bundle, publish_bundle
+from ledger.bundle_read import BundleSource, check_bundle, check_location, open_source
 from ledger.campaign import AppendResult, Ledger, Rejected
 from ledger.changes import Diff, diff
 from ledger.cose import decode_endorsement, endorse, verify_endorsement
@@ -111,6 +113,7 @@ __all__ = [
     "Action",
     "AddCheckpointRequest",
     "AppendResult",
+    "BundleSource",
     "CheckpointInfo",
     "ConsistencyProof",
     "Departure",
@@ -121,6 +124,7 @@ __all__ = [
     "Event",
     "Evidence",
     "Fetch",
+    "FetchResult",
     "FormatError",
     "Genesis",
     "InclusionProof",
@@ -129,6 +133,7 @@ __all__ = [
     "LedgerSource",
     "Policy",
     "Problem",
+    "PublishResult",
     "RefusalReason",
     "Rejected",
     "RemovalReason",
@@ -151,8 +156,10 @@ __all__ = [
     "apply_evidence",
     "canonicalize",
     "check_bindings",
+    "check_bundle",
     "check_entries",
     "check_ledger_file",
+    "check_location",
     "check_source",
     "cosign",
     "decode_endorsement",
@@ -165,6 +172,7 @@ __all__ = [
     "evidence_problem",
     "evidence_to_json",
     "explain_policy",
+    "fetch_bundle",
     "format_add_checkpoint_request",
     "format_cosignature_lines",
     "format_snippet",
@@ -183,6 +191,7 @@ __all__ = [
     "load_evidence",
     "load_state",
     "open_checkpoint",
+    "open_source",
     "open_store",
     "parse_add_checkpoint_request",
     "parse_cosignature_lines",
@@ -193,6 +202,7 @@ __all__ = [
     "parse_txt_value",
     "parse_well_known",
     "policy_satisfied",
+    "publish_bundle",
     "quotable_fingerprint",
     "rcode_text",
     "read_passphrase_file",

@@ -21,7 +21,7 @@ ENTRY_CHECKS: Final = (
     "signers",
     "times",
 )
-CHECKS: Final = (*ENTRY_CHECKS, "checkpoint", "consistency", "witnesses")
+CHECKS: Final = (*ENTRY_CHECKS, "bundle", "checkpoint", "consistency", "witnesses")
 MAX_PROBLEMS: Final = 1000
 
 

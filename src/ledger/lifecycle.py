@@ -64,6 +64,8 @@ class OrgRecord:
         endorsed_with: key id that signed the live endorsement.
         endorsed_signed_at: when the live endorsement was signed.
         name: the name the live endorsement gives.
+        last_signed_at: the signing time of its latest accepted statement: the next one must
+            be signed later, so an old signature cannot be replayed (to undo a withdrawal).
     """
 
     org: int
@@ -72,6 +74,7 @@ class OrgRecord:
     endorsed_with: bytes | None = None
     endorsed_signed_at: int | None = None
     name: str | None = None
+    last_signed_at: int | None = None
 
 
 class StateView(Protocol):
@@ -189,6 +192,17 @@ def apply(
     return _rotate(view, signed, org)
 
 
+def _check_order(org: OrgRecord, when: int) -> None:
+    # An organisation's statements are ordered by their signing times: a statement signed no
+    # later than its previous accepted one is refused, so an old endorsement or withdrawal
+    # (the same bytes, replayed) cannot undo a later change.
+    if org.last_signed_at is not None and when <= org.last_signed_at:
+        raise VerificationError(
+            f"signed at {format_time(when)}, not after this organisation's previous statement "
+            f"({format_time(org.last_signed_at)}): an old signature cannot be replayed"
+        )
+
+
 def _apply_log(view: StateView, seq: int, signed: SignedEndorsement) -> Outcome:
     endorsement = signed.endorsement
     if endorsement.action is Action.CLOSE:
@@ -224,6 +238,7 @@ def _endorse(
             raise VerificationError(
                 f"key {signer.fingerprint} already endorsed at entry {org.live}"
             )
+        _check_order(org, endorsement.signed_at)
     name = endorsement.name or ""
     flags = tuple(_lookalike_flags(view, name, org.org))
     view.put_org(
@@ -233,6 +248,7 @@ def _endorse(
             endorsed_with=signer.key_id,
             endorsed_signed_at=endorsement.signed_at,
             name=name,
+            last_signed_at=endorsement.signed_at,
         )
     )
     return Outcome(Action.ENDORSE, org.org, flags=flags)
@@ -260,7 +276,8 @@ def _withdraw(view: StateView, signed: SignedEndorsement, org: OrgRecord) -> Out
         raise VerificationError(
             f"entry {ref} is not this organisation's live endorsement (that is entry {org.live})"
         )
-    view.put_org(_ended(org))
+    _check_order(org, signed.endorsement.signed_at)
+    view.put_org(evolve(_ended(org), last_signed_at=signed.endorsement.signed_at))
     return Outcome(Action.WITHDRAW, org.org, ended=org.live)
 
 
@@ -270,8 +287,11 @@ def _rotate(view: StateView, signed: SignedEndorsement, org: OrgRecord) -> Outco
     new_key = VerifyingKey.from_raw(raw.hex()[:16], raw)
     if view.key(new_key.key_id) is not None:
         raise VerificationError(f"the new key {new_key.fingerprint} is already in use")
+    _check_order(org, signed.endorsement.signed_at)
     view.put_key(KeyRecord(new_key.key_id, org.org))
-    view.put_org(evolve(org, current_key=new_key.key_id))
+    view.put_org(
+        evolve(org, current_key=new_key.key_id, last_signed_at=signed.endorsement.signed_at)
+    )
     return Outcome(Action.ROTATE, org.org, new_key=new_key)
 
 
@@ -295,6 +315,7 @@ def _revoke(
         raise VerificationError(
             "a revocation is signed by the revoked key itself or by the organisation's current key"
         )
+    _check_order(org, endorsement.signed_at)
     earliest = (
         since if target_record.revoked_from is None else min(since, target_record.revoked_from)
     )
@@ -305,8 +326,8 @@ def _revoke(
         and org.endorsed_signed_at is not None
         and org.endorsed_signed_at >= earliest
     )
-    if ends_live:
-        view.put_org(_ended(org))
+    stamped = evolve(org, last_signed_at=endorsement.signed_at)
+    view.put_org(_ended(stamped) if ends_live else stamped)
     return Outcome(Action.REVOKE, org.org, ended=org.live if ends_live else None)
 
 

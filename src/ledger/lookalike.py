@@ -61,7 +61,9 @@ def skeleton(text: str) -> str:
     """
     folded = _SPACES.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
     decomposed = _IGNORABLE.sub("", unicodedata.normalize("NFD", folded))
-    return unicodedata.normalize("NFD", decomposed.translate(_prototypes()))
+    # The table maps some characters to capitals ("0" to "O"): fold and map once more.
+    mapped = unicodedata.normalize("NFD", decomposed.translate(_prototypes()))
+    return unicodedata.normalize("NFD", mapped.casefold().translate(_prototypes()))
 
 
 @lru_cache(maxsize=4096)

@@ -29,6 +29,8 @@ CHECK_TEXT: Final = {
     "checkpoint": "the log signed a checkpoint whose Merkle root is the root of these entries",
     "consistency": "the ledger extends the checkpoint you saved: nothing rewritten or cut",
     "witnesses": "independent witnesses cosigned the checkpoint, as your policy requires",
+    "bundle": "every published file matches the verified entries and checkpoint: tiles, "
+    "entry bundles, statement.txt, log.pub and the generated views",
 }
 
 NOT_RUN_TEXT: Final = {
@@ -36,6 +38,7 @@ NOT_RUN_TEXT: Final = {
     "checkpoint": "the ledger has no signed checkpoint",
     "consistency": "give --checkpoint with a checkpoint you saved earlier",
     "witnesses": "give --policy with the witnesses you trust",
+    "bundle": "only for a published bundle (a directory or URL)",
 }
 
 ALWAYS_NOT_PROVEN: Final = (

@@ -28,7 +28,8 @@ CREATE TABLE orgs (
     endorsed_signed_at INTEGER,
     name TEXT,
     skeleton TEXT,
-    skeleton2 TEXT
+    skeleton2 TEXT,
+    last_signed_at INTEGER
 );
 CREATE INDEX orgs_by_skeleton ON orgs (skeleton) WHERE live IS NOT NULL;
 CREATE INDEX orgs_by_skeleton2 ON orgs (skeleton2) WHERE live IS NOT NULL;
@@ -50,7 +51,8 @@ class SqliteState:
 
     def org(self, org: int) -> OrgRecord:
         row = self._one(
-            "SELECT current_key, live, endorsed_with, endorsed_signed_at, name FROM orgs "
+            "SELECT current_key, live, endorsed_with, endorsed_signed_at, name, last_signed_at "
+            "FROM orgs "
             "WHERE org = ?",
             (org,),
         )
@@ -66,6 +68,7 @@ class SqliteState:
             endorsed_with=None if row[2] is None else bytes(row[2]),
             endorsed_signed_at=_int(row[3]),
             name=row[4],
+            last_signed_at=_int(row[5]),
         )
 
     def put_key(self, record: KeyRecord) -> None:
@@ -77,7 +80,7 @@ class SqliteState:
     def put_org(self, record: OrgRecord) -> None:
         keys = () if record.name is None else skeletons(record.name)
         self._write(
-            "INSERT OR REPLACE INTO orgs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO orgs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 record.org,
                 record.current_key,
@@ -87,6 +90,7 @@ class SqliteState:
                 record.name,
                 keys[0] if keys else None,
                 keys[1] if len(keys) > 1 else None,
+                record.last_signed_at,
             ),
         )
 
