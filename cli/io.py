@@ -67,6 +67,7 @@ def write_output(path: str, data: bytes, *, overwrite: bool = False) -> None:
             else:
                 os.link(temp, target)  # fails if the target appeared meanwhile
                 os.unlink(temp)
+            _fsync_directory(directory)  # the new name itself survives a power cut
         except BaseException:
             Path(temp).unlink(missing_ok=True)
             raise
@@ -74,6 +75,19 @@ def write_output(path: str, data: bytes, *, overwrite: bool = False) -> None:
         raise UsageError(f"{path} exists; refusing to overwrite it") from None
     except OSError as exc:
         raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _fsync_directory(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return  # some file systems cannot open a directory: the data itself was synced
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def passphrase_for(secret_path: Path, passphrase_file: str | None) -> bytes | None:

@@ -140,7 +140,9 @@ def check_source(
     start = 0
     if incremental and saved_checkpoint is not None:
         start = _resume(source, checker, saved_checkpoint, log_key)
-    for position, raw in source.iter_entries(start):
+    # Up to the size read above: a writer appending meanwhile must not make the report mix
+    # the size of one prefix with the root of another.
+    for position, raw in source.iter_entries(start, size):
         checker.feed(position, raw)
         if len(checker.problems) > MAX_PROBLEMS:
             break

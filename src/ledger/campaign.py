@@ -382,6 +382,7 @@ class Ledger:
             )
         size = self.size
         root = merkle.root(self.store, size)
+        self._check_tree(size, root)
         latest = self.latest_checkpoint()
         if latest is not None:
             current = parse_checkpoint(parse_note(latest).text)
@@ -391,6 +392,17 @@ class Ledger:
         note = sign_checkpoint(body, log_key)
         self.store.add_checkpoint(size, _now(now), note.decode("utf-8"))
         return note
+
+    def _check_tree(self, size: int, root: bytes) -> None:
+        """Refuse to sign a root that the stored entries do not hash to (a damaged file)."""
+        tree = merkle.CompactRange()
+        for _, raw in self.iter_raw(0, size):
+            tree.append(hash_leaf(raw))
+        if tree.root() != root:
+            raise StoreError(
+                f"{self.store.location}: the stored tree does not match the "
+                "entries (damaged file); nothing was signed: run `ledger verify`"
+            )
 
     def latest_checkpoint(self) -> bytes | None:
         """The most recent checkpoint the log signed (with any cosignatures), if any."""

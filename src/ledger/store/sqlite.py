@@ -12,13 +12,13 @@ completes, O(log n) amortised 2 rows; a root or proof at any earlier size reads 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from ledger.errors import StoreError
-from ledger.merkle import hash_children
+from ledger.merkle import hash_children, hash_leaf
 from ledger.store.state import STATE_SCHEMA, SqliteState
 
 APPLICATION_ID: Final = 0x454C4731  # "ELG1": marks the file as a ledger for `file` and for us
@@ -153,7 +153,7 @@ class SqliteStore:
             if not rows:
                 return
             for seq, data in rows:
-                yield int(seq), bytes(data)
+                yield int(seq), _blob(data, f"entry {seq}", self._path)
             position = int(rows[-1][0]) + 1
 
     def subtree_hash(self, level: int, index: int) -> bytes:
@@ -218,7 +218,11 @@ class SqliteStore:
         row = self._query(
             "SELECT note FROM checkpoints ORDER BY size DESC, created DESC LIMIT 1"
         ).fetchone()
-        return None if row is None else str(row[0])
+        if row is None:
+            return None
+        if not isinstance(row[0], str):
+            raise StoreError(f"{self._path}: the latest checkpoint is not text (damaged file)")
+        return row[0]
 
     @contextmanager
     def writer(self) -> Iterator[_SqliteWriter]:
@@ -248,17 +252,46 @@ class SqliteStore:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _query(self, sql: str, args: tuple[object, ...] = ()) -> sqlite3.Cursor:
-        try:
-            return self._db.execute(sql, args)
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self._path}: read failed ({exc})") from None
+    def _query(self, sql: str, args: tuple[object, ...] = ()) -> _Rows:
+        return _Rows(self._db, sql, args, self._path)
 
     def _one(self, sql: str, args: tuple[object, ...], what: str) -> bytes:
         row = self._query(sql, args).fetchone()
         if row is None:
             raise StoreError(f"{self._path}: no {what}")
-        return bytes(row[0])
+        return _blob(row[0], what, self._path)
+
+
+class _Rows:
+    """A query whose every fetch maps a damaged file's errors to StoreError."""
+
+    def __init__(
+        self, db: sqlite3.Connection, sql: str, args: tuple[object, ...], path: Path
+    ) -> None:
+        self._path = path
+        self._cursor = self._guard(lambda: db.execute(sql, args))
+
+    def fetchone(self) -> Any:
+        return self._guard(self._cursor.fetchone)
+
+    def fetchall(self) -> list[Any]:
+        return list(self._guard(self._cursor.fetchall))
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.fetchall())
+
+    def _guard(self, action: Callable[[], Any]) -> Any:
+        # A damaged file can fail at any fetch, and text that is not UTF-8 fails in decoding.
+        try:
+            return action()
+        except (sqlite3.Error, UnicodeDecodeError, OverflowError) as exc:
+            raise StoreError(f"{self._path}: read failed, the file is damaged ({exc})") from None
+
+
+def _blob(value: object, what: str, path: Path) -> bytes:
+    if not isinstance(value, bytes):
+        raise StoreError(f"{path}: {what} is not a byte string (damaged file)")
+    return value
 
 
 class _SqliteWriter:
@@ -269,12 +302,30 @@ class _SqliteWriter:
         self._store = store
         try:
             row = db.execute(
-                "SELECT seq, leaf_hash FROM entries ORDER BY seq DESC LIMIT 1"
+                "SELECT seq, leaf_hash, data FROM entries ORDER BY seq DESC LIMIT 1"
             ).fetchone()
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, UnicodeDecodeError) as exc:
             raise StoreError(f"{store.location}: read failed ({exc})") from None
         self._size = 0 if row is None else int(row[0]) + 1
-        self._tip = bytes(32) if row is None else bytes(row[1])
+        self._tip = (
+            bytes(32) if row is None else _blob(row[1], "the tip's hash", Path(store.location))
+        )
+        # The next entry links to this hash: a damaged one must not be chained on.
+        if (
+            row is not None
+            and hash_leaf(_blob(row[2], "the tip", Path(store.location))) != self._tip
+        ):
+            raise StoreError(
+                f"{store.location}: the stored hash of entry {row[0]} does not match "
+                "its bytes (damaged file); run `ledger verify`"
+            )
+        if row is not None:
+            last = db.execute("SELECT data FROM entries WHERE seq = ?", (row[0],)).fetchone()
+            if last is None or not isinstance(last[0], bytes) or hash_leaf(last[0]) != self._tip:
+                raise StoreError(
+                    f"{store.location}: the stored hash of entry {row[0]} does not "
+                    "match its bytes (damaged file); run `ledger verify`"
+                )
         self._nodes: dict[tuple[int, int], bytes] = {}
 
     @property
