@@ -173,7 +173,7 @@ def test_a_ledger_that_does_not_verify_is_not_published(tmp_path: Path) -> None:
         ledger.Ledger.open(tmp_path / "l.db") as book,
         # Refused before anything is written: by publish's verification, or earlier when the
         # checkpoint is signed (the entries no longer hash to the stored tree).
-        pytest.raises(ledger.LedgerError, match="refusing to publish|does not match the entries"),
+        pytest.raises(ledger.LedgerError, match=r"refusing to publish|does not match the entries"),
     ):
         publish_bundle(book, tmp_path / "b", log_key=LOG_KEY)
     assert not (tmp_path / "b" / "checkpoint").exists()
