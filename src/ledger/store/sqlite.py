@@ -22,7 +22,7 @@ from ledger.merkle import hash_children, hash_leaf
 from ledger.store.state import STATE_SCHEMA, SqliteState
 
 APPLICATION_ID: Final = 0x454C4731  # "ELG1": marks the file as a ledger for `file` and for us
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2  # 2: lifecycle state tables (keys, orgs)
 BUSY_TIMEOUT_MS: Final = 30_000
 _ITER_BATCH: Final = 4096
 
@@ -169,28 +169,12 @@ class SqliteStore:
         )
 
     def subtree_hashes(self, nodes: Sequence[tuple[int, int]]) -> list[bytes]:
-        """Hashes of several perfect subtrees in two queries (a proof's worth of nodes)."""
-        leaves = [index for level, index in nodes if level == 0]
-        inner = [(level, index) for level, index in nodes if level > 0]
-        found: dict[tuple[int, int], bytes] = {}
-        if leaves:
-            marks = ",".join("?" * len(leaves))
-            for seq, value in self._query(
-                f"SELECT seq, leaf_hash FROM entries WHERE seq IN ({marks})",  # noqa: S608
-                tuple(leaves),
-            ):
-                found[(0, int(seq))] = bytes(value)
-        if inner:
-            marks = ",".join(["(?, ?)"] * len(inner))
-            for level, index, value in self._query(
-                f"SELECT level, idx, hash FROM tree WHERE (level, idx) IN (VALUES {marks})",  # noqa: S608
-                tuple(x for node in inner for x in node),
-            ):
-                found[(int(level), int(index))] = bytes(value)
-        missing = [node for node in nodes if node not in found]
-        if missing:
-            raise StoreError(f"{self._path}: missing tree node(s) {missing[:3]}")
-        return [found[node] for node in nodes]
+        """Hashes of several perfect subtrees: one primary-key lookup each, O(log n) apiece.
+
+        (A single ``IN (VALUES ...)`` query over row values cannot use the primary key in
+        SQLite and scans the table, which made every proof O(n).)
+        """
+        return [self.subtree_hash(level, index) for level, index in nodes]
 
     def meta(self, name: str) -> bytes | None:
         """A metadata value, or None."""
@@ -327,6 +311,7 @@ class _SqliteWriter:
                     "match its bytes (damaged file); run `ledger verify`"
                 )
         self._nodes: dict[tuple[int, int], bytes] = {}
+        self._added: list[tuple[int, int]] = []  # node keys in the order they were added
 
     @property
     def size(self) -> int:
@@ -345,12 +330,15 @@ class _SqliteWriter:
     def savepoint(self, *, keep: bool = True) -> Iterator[None]:
         """A nested transaction, undone alone if its block raises (or always, unless keep)."""
         self._db.execute("SAVEPOINT entry")
-        size, tip, nodes = self._size, self._tip, dict(self._nodes)
+        size, tip, mark = self._size, self._tip, len(self._added)
 
         def undo() -> None:
             self._db.execute("ROLLBACK TO SAVEPOINT entry")
             self._db.execute("RELEASE SAVEPOINT entry")
-            self._size, self._tip, self._nodes = size, tip, nodes
+            self._size, self._tip = size, tip
+            for key in self._added[mark:]:  # forget only what this savepoint added
+                self._nodes.pop(key, None)
+            del self._added[mark:]
 
         try:
             yield
@@ -370,11 +358,13 @@ class _SqliteWriter:
             # last leaf it is, i.e. while (seq + 1) is a multiple of 2**l.
             node, level, index = leaf_hash, 0, seq
             self._nodes[(0, seq)] = leaf_hash
+            self._added.append((0, seq))
             while index % 2 == 1:
                 left = self._node(level, index - 1)
                 node = hash_children(left, node)
                 level, index = level + 1, index // 2
                 self._nodes[(level, index)] = node
+                self._added.append((level, index))
                 self._db.execute("INSERT INTO tree VALUES (?, ?, ?)", (level, index, node))
         except sqlite3.Error as exc:
             raise StoreError(

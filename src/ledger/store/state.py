@@ -99,9 +99,10 @@ class SqliteState:
         return None if row is None else int(row[0])
 
     def live_orgs_with_skeleton(self, name_skeleton: str) -> list[int]:
+        # Two lookups, each on its own partial index (an OR of the two columns scans the table).
         rows = self._all(
-            "SELECT org FROM orgs WHERE (skeleton = ? OR skeleton2 = ?) AND live IS NOT NULL "
-            "ORDER BY org",
+            "SELECT org FROM orgs WHERE skeleton = ? AND live IS NOT NULL "
+            "UNION SELECT org FROM orgs WHERE skeleton2 = ? AND live IS NOT NULL ORDER BY org",
             (name_skeleton, name_skeleton),
         )
         return [int(row[0]) for row in rows]
