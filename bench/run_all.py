@@ -36,6 +36,8 @@ def run(script: str, *args: str) -> None:
 def ledger_for(workdir: Path, size: int, seed: str) -> Path:
     """The ledger of ``size`` entries, generated unless it is already there."""
     path = workdir / f"l{size}.db"
+    if path.exists() and benchlib.upgrade_state(path):
+        print(f"upgraded {path} to the library's current store schema", flush=True)
     if (
         path.exists()
         and benchlib.checkpoint_path(path, size).exists()
