@@ -141,10 +141,11 @@ def fallback_fuzz(target: str, argv: list[str]) -> int:  # pragma: no cover - no
             return 1
     elapsed = max(time.monotonic() - start, 1e-9)
     print(
-        f"#{runs}\tDONE   cov: 0 ft: 0 corp: {len(corpus)} exec/s: {int(runs / elapsed)} "
+        f"#{runs}\tDONE   cov: 0 ft: 0 corp: {len(corpus)}/0b exec/s: {int(runs / elapsed)} "
         f"rss: {rss}Mb (fallback, no coverage; slowest input {slowest:.2f}s)",
         file=sys.stderr,
     )
+    print(f"stat::peak_rss_mb: {rss}", file=sys.stderr)
     print(f"Done {runs} runs in {int(elapsed)} second(s)", file=sys.stderr)
     return 0
 
