@@ -13,10 +13,10 @@ decoder gets, in the normal test run:
 Then come the explicit limits (size, count, depth, scrypt cost) that keep hostile inputs cheap,
 and one regression test per finding of the fuzzing campaign.
 
-Known findings still open are tolerated by the fuzz tests (``KNOWN_FINDINGS``, matched on the
-exception type and the raising function) so that the suite stays green while they wait for a
-fix; each has a strict-xfail regression test below that starts failing once it is fixed, which
-is the signal to remove both.
+A finding still open may be tolerated by the fuzz tests (``KNOWN_FINDINGS``, matched on the
+exception type and the raising function) while it waits for a fix, with a strict-xfail
+regression test that starts failing once it is fixed (the signal to remove both). The eight
+findings of the first campaign (F1-F8) are fixed; their tests are plain regression tests.
 """
 
 from __future__ import annotations
@@ -84,20 +84,9 @@ TEXT_DECODERS = frozenset(
 )
 
 # (exception type, function in ledger that raised it or let it through): findings reported and
-# not fixed yet. Each has a strict xfail test at the end of this file.
-KNOWN_FINDINGS: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("ValueError", "check_url"),  # F1: urlsplit's ValueError escapes check_url
-        ("FormatError", "_normalise"),  # F2: decode accepts leaves encode refuses (depth 9)
-        ("RecursionError", "evidence_from_json"),  # F3: deep JSON nesting
-        ("RecursionError", "decode_state"),  # F4: deep JSON nesting
-        ("ValueError", "decode_state"),  # F4: over-long JSON integers
-        ("UnicodeEncodeError", "_decode_log"),  # F5: lone surrogate in a state checkpoint
-        ("ValueError", "parse_tile_path"),  # F6: over 4300 digits in a tile path
-        ("ValueError", "parse_nameserver"),  # F8: NUL in the host, over 4300 digits in a port
-        ("UnicodeEncodeError", "parse_nameserver"),  # F8: lone surrogate in the host
-    }
-)
+# not fixed yet, each with a strict xfail test at the end of this file. Empty: F1-F8 are fixed
+# and their tests below are plain regression tests.
+KNOWN_FINDINGS: frozenset[tuple[str, str]] = frozenset()
 
 
 def _known(exc: BaseException) -> bool:
@@ -330,7 +319,7 @@ def test_tile_path_and_bundle_limits() -> None:
     _fast(lambda: tiles.decode_entry_bundle(b"\xff\xff" + b"x" * 10, bundle))
 
 
-# --- findings of the fuzzing campaign (bench/fuzz/README.md, "Findings") -----------------------
+# --- findings of the fuzzing campaign (bench/fuzz/README.md, "Findings"), all fixed -------------
 
 # F1: a payload URL that urllib cannot split raises ValueError out of every decoder that checks
 # payloads (decode_payload, decode_endorsement, entry_json, inspect, check_entries' signatures).
@@ -347,13 +336,11 @@ F1_INPUT = codec.encode(
 )
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="F1: open, see bench/fuzz/README.md")
 def test_f1_payload_url_that_urlsplit_rejects() -> None:
     with pytest.raises(FormatError):
         ft.payload.decode_payload(F1_INPUT)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="F1: open, see bench/fuzz/README.md")
 def test_f1_check_entries_raises_on_an_endorsement_with_such_a_url() -> None:
     """The worst path of F1: ``check_entries`` (so ``ledger verify``) must never raise."""
     genesis = ft.ledger_entries()[0]
@@ -377,13 +364,36 @@ def test_f1_check_entries_raises_on_an_endorsement_with_such_a_url() -> None:
 F2_INPUT = bytes.fromhex("81" * (codec.MAX_DEPTH + 1) + "40")
 
 
-@pytest.mark.xfail(strict=True, raises=FormatError, reason="F2: open, see bench/fuzz/README.md")
-def test_f2_decode_accepts_only_what_encode_writes() -> None:
+def test_f2_decode_refuses_a_leaf_nested_too_deep() -> None:
+    with pytest.raises(FormatError, match="nested deeper"):
+        codec.decode(F2_INPUT, max_size=100, what="x")
+
+
+@given(
+    depth=st.integers(0, codec.MAX_DEPTH + 2),
+    leaf=st.one_of(st.binary(max_size=3), st.text(max_size=3), st.integers(0, 5)),
+    as_map=st.booleans(),
+    empty=st.booleans(),
+)
+def test_decode_and_encode_agree_on_depth(
+    depth: int, leaf: object, as_map: bool, empty: bool
+) -> None:
+    """One depth rule for both directions: decode accepts exactly what encode writes."""
+    value: object = {} if empty and as_map else [] if empty else leaf
+    for _ in range(depth):
+        value = {1: value} if as_map else [value]
     try:
-        value = codec.decode(F2_INPUT, max_size=100, what="x")
+        data = codec.encode(value)  # type: ignore[arg-type]
     except FormatError:
-        return
-    assert codec.encode(value) == F2_INPUT
+        data = None
+    if data is None:
+        nested = bytes.fromhex(("a101" if as_map else "81") * depth) + ft.cbor2.dumps(
+            {} if empty and as_map else [] if empty else leaf
+        )
+        with pytest.raises(FormatError):
+            codec.decode(nested, max_size=1000, what="x")
+    else:
+        assert codec.encode(codec.decode(data, max_size=1000, what="x")) == data
 
 
 # F3, F4: deeply nested JSON makes json.loads raise RecursionError, which the evidence and
@@ -392,19 +402,16 @@ def test_f2_decode_accepts_only_what_encode_writes() -> None:
 DEEP_JSON = b"[" * 100_000
 
 
-@pytest.mark.xfail(strict=True, raises=RecursionError, reason="F3: open")
 def test_f3_evidence_json_deeply_nested() -> None:
     with pytest.raises(FormatError):
         binding.evidence_from_json(DEEP_JSON)
 
 
-@pytest.mark.xfail(strict=True, raises=RecursionError, reason="F4: open")
 def test_f4_witness_state_deeply_nested() -> None:
     with pytest.raises(FormatError):
         wstate.decode_state(DEEP_JSON)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="F4: open")
 def test_f4_witness_state_long_integer() -> None:
     with pytest.raises(FormatError):
         wstate.decode_state(b"1" * 5000)
@@ -416,7 +423,6 @@ F5_STATE = (
 ).encode()
 
 
-@pytest.mark.xfail(strict=True, raises=UnicodeEncodeError, reason="F5: open")
 def test_f5_witness_state_lone_surrogate_in_checkpoint() -> None:
     with pytest.raises(FormatError):
         wstate.decode_state(F5_STATE)
@@ -425,7 +431,6 @@ def test_f5_witness_state_lone_surrogate_in_checkpoint() -> None:
 # F6: Python refuses int() of more than 4300 digits (ValueError), and parse_tile_path converts
 # the level, the width and the joined index groups without a length check. Not reachable from a
 # directory listing (names are at most 255 bytes), only through the API.
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="F6: open")
 @pytest.mark.parametrize(
     "path",
     [
@@ -453,7 +458,6 @@ class _LongLength(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="F7: open")
 def test_f7_bundle_server_with_a_huge_content_length(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)
@@ -470,7 +474,6 @@ def test_f7_bundle_server_with_a_huge_content_length(monkeypatch: pytest.MonkeyP
 # F8: the --dns-server option's parser lets ValueError through for a NUL in the host (from
 # socket.inet_pton), a lone surrogate (UnicodeEncodeError: click passes undecodable argv bytes
 # as surrogates) and a port of more than 4300 digits. User input, so low severity.
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="F8: open")
 @pytest.mark.parametrize(
     "text",
     ["192.0.2.53\x00", "\udc80", "192.0.2.53:" + "1" * 5000],

@@ -685,6 +685,8 @@ def evidence_from_json(text: str | bytes) -> tuple[Evidence, ...]:
         raise FormatError(f"evidence is not JSON: {exc.msg} at line {exc.lineno}") from None
     except ValueError as exc:
         raise FormatError(f"evidence JSON: {exc}") from None
+    except RecursionError:
+        raise FormatError("evidence JSON is nested too deeply") from None
     if not isinstance(document, dict) or set(document) != {"schema", "evidence"}:
         raise FormatError("evidence JSON must be an object with exactly 'schema' and 'evidence'")
     if document["schema"] != EVIDENCE_SCHEMA:

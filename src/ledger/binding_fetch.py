@@ -72,6 +72,7 @@ __all__ = [
 ]
 
 DEFAULT_TIMEOUT: Final = 10.0
+_MAX_NAMESERVER: Final = 64  # "[" + the longest IPv6 text (45) + "]:65535"
 MAX_WORKERS: Final = 8
 USER_AGENT: Final = "endorsement-ledger (key binding check)"
 _READ_SIZE: Final = 16_384
@@ -365,6 +366,8 @@ def parse_nameserver(text: str) -> tuple[str, int]:
     Raises:
         UsageError: not an IP address with an optional port in 1..65535.
     """
+    if not text.isascii() or not text.isprintable() or len(text) > _MAX_NAMESERVER:
+        raise UsageError(f"DNS server {text[:80]!r} must be an IP address in printable ASCII")
     host, port_text = text, "53"
     if text.startswith("["):
         host, sep, rest = text[1:].partition("]")

@@ -93,6 +93,9 @@ README: Final = "README.txt"
 FIXED_FILES: Final = (CHECKPOINT, STATEMENT, LOG_PUB, ENTRIES_JSON, INDEX_HTML, README)
 ENTRIES_SCHEMA: Final = "endorsement-ledger/entries/v1"
 SOURCE_HINT: Final = "<this directory or its URL>"
+# A Content-Length longer than this is malformed (no limit we apply is near 10^18 bytes), and
+# int() of thousands of digits would raise ValueError (Python's conversion limit).
+_MAX_LENGTH_DIGITS: Final = 18
 """What the generated views name as the place to verify: they must not depend on where the
 bundle is served, or a verifier could not regenerate them."""
 
@@ -278,8 +281,8 @@ def _check_headers(response: Any, url: str, path: str, limit: int) -> int | None
     length = response.headers.get("Content-Length")
     if length is None:
         return None
-    if not length.isascii() or not length.isdigit():
-        raise StoreError(f"{url}: malformed Content-Length {inert(length)!r}")
+    if not length.isascii() or not length.isdigit() or len(length) > _MAX_LENGTH_DIGITS:
+        raise StoreError(f"{url}: malformed Content-Length {inert(length[:40])!r}")
     declared = int(length)
     if declared > limit:
         raise FileTooLargeError(

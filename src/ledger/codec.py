@@ -127,11 +127,15 @@ def _check(value: CborValue, depth: int, what: str) -> None:  # noqa: PLR0912 - 
             raise FormatError(f"{what}: integer out of the 64-bit range (bignum tag)")
         return
     if kind is list or kind is tuple:  # cbor2 gives tuples for arrays inside tags
+        if value and depth >= MAX_DEPTH:  # its items, leaves included, would be too deep
+            raise FormatError(f"{what}: nested deeper than {MAX_DEPTH}")
         for item in value:
             if type(item) is not bytes:
                 _check(item, depth + 1, what)
         return
     if kind is dict or isinstance(value, Mapping):  # or cbor2's frozendict inside a tag
+        if value and depth >= MAX_DEPTH:
+            raise FormatError(f"{what}: nested deeper than {MAX_DEPTH}")
         previous = -1
         for key, item in value.items():
             if type(key) is not int or not previous < key <= MAX_KEY:

@@ -82,11 +82,11 @@ def check_country(country: str) -> str:
 def check_url(url: str) -> str:
     """Accept an absolute http(s) URL without white space or controls, or raise FormatError."""
     check_display_text(url, "url", max_len=2048)
-    parts = urlsplit(url)
-    if (
-        not url.startswith(("https://", "http://"))
-        or not parts.hostname
-        or any(c.isspace() for c in url)
-    ):
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError:  # urllib's own checks: a bad IPv6 literal, NFKC-unsafe characters
+        hostname = None
+    if not url.startswith(("https://", "http://")) or not hostname or any(c.isspace() for c in url):
         raise FormatError(f"url {url[:80]!r} must be an absolute http:// or https:// URL")
     return url

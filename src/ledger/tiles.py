@@ -41,6 +41,7 @@ MAX_ENTRY_BUNDLE_BYTES: Final = TILE_WIDTH * (2 + MAX_ENTRY_SIZE)  # 16,777,216
 
 _GROUP: Final = re.compile("x?[0-9]{3}")
 _DECIMAL: Final = re.compile("0|[1-9][0-9]*")
+_MAX_TILE_PATH: Final = 100  # the longest canonical path, tile/entries/x009/…/807.p/255, is 52
 
 
 @frozen
@@ -153,6 +154,8 @@ def parse_tile_path(path: str) -> HashTile | EntryBundle:
         FormatError: anything but a canonical path: leading zeros in the level or width, an
             index group that is not 3 digits, a superfluous ``x000`` group, width 0 or 256.
     """
+    if len(path) > _MAX_TILE_PATH:  # also keeps int() below Python's 4300-digit limit
+        raise FormatError(f"{path[:80]!r}…: longer than any tile path ({_MAX_TILE_PATH} chars)")
     parts = path.split("/")
     if len(parts) < 3 or parts[0] != "tile":
         raise FormatError(f"{path!r}: not a tile path (tile/<L>/<N>[.p/<W>])")

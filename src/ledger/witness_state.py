@@ -213,7 +213,10 @@ def _decode_log(origin: str, value: object) -> WitnessedLog:
     checkpoint_text = fields["checkpoint"]
     checkpoint = None
     if checkpoint_text is not None:
-        checkpoint = _string(checkpoint_text, f"{what}.checkpoint").encode("utf-8")
+        try:
+            checkpoint = _string(checkpoint_text, f"{what}.checkpoint").encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate, written as \ud800 in the JSON
+            raise FormatError(f"{what}.checkpoint is not valid Unicode text") from None
         try:
             body = open_checkpoint(checkpoint, key).checkpoint
         except (FormatError, VerificationError) as exc:
@@ -254,6 +257,10 @@ def decode_state(data: bytes) -> WitnessState:
         raise FormatError(f"state is not UTF-8 (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise FormatError(f"state is not JSON (line {exc.lineno}, column {exc.colno})") from None
+    except ValueError as exc:  # an integer over Python's 4300-digit conversion limit
+        raise FormatError(f"state is not acceptable JSON ({str(exc)[:80]})") from None
+    except RecursionError:
+        raise FormatError("state JSON is nested too deeply") from None
     top = _object(document, _STATE_KEYS, "state")
     if top["schema"] != STATE_SCHEMA:
         raise FormatError(f"state schema must be {STATE_SCHEMA!r}")
