@@ -1,14 +1,17 @@
 """The lifecycle state (``ledger.lifecycle.StateView``) in the SQLite store.
 
-``append`` applies the same state machine as ``verify``, but reads and writes the state in the
-store's tables inside the write transaction, so appending costs O(log n) reads however long the
-ledger is, and a refused entry (or a failed commit) leaves the state as it was.
+``append`` applies the same state machine as ``verify``, but reads the state from the store's
+tables inside the write transaction, so appending costs O(log n) reads however long the ledger
+is. A writer's changes stay in memory (``BufferedState``) until the transaction commits, when
+they are written with one statement per table; a refused entry (or a failed commit) leaves the
+state as it was.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Final
 
 from ledger.errors import StoreError
 from ledger.lifecycle import KeyRecord, OrgRecord
@@ -35,6 +38,8 @@ CREATE INDEX orgs_by_skeleton ON orgs (skeleton) WHERE live IS NOT NULL;
 CREATE INDEX orgs_by_skeleton2 ON orgs (skeleton2) WHERE live IS NOT NULL;
 """
 _CLOSED = "closed_at"
+_PUT_KEY: Final = "INSERT OR REPLACE INTO keys VALUES (?, ?, ?)"
+_PUT_ORG: Final = "INSERT OR REPLACE INTO orgs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
 class SqliteState:
@@ -72,26 +77,34 @@ class SqliteState:
         )
 
     def put_key(self, record: KeyRecord) -> None:
-        self._write(
-            "INSERT OR REPLACE INTO keys VALUES (?, ?, ?)",
-            (record.key_id, record.org, record.revoked_from),
-        )
+        self.put_keys([record])
 
     def put_org(self, record: OrgRecord) -> None:
-        keys = () if record.name is None else skeletons(record.name)
-        self._write(
-            "INSERT OR REPLACE INTO orgs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                record.org,
-                record.current_key,
-                record.live,
-                record.endorsed_with,
-                record.endorsed_signed_at,
-                record.name,
-                keys[0] if keys else None,
-                keys[1] if len(keys) > 1 else None,
-                record.last_signed_at,
-            ),
+        self.put_orgs([(record, _skeletons_of(record))])
+
+    def put_keys(self, records: Iterable[KeyRecord]) -> None:
+        """Create or replace several keys' records with one statement."""
+        self._write_many(_PUT_KEY, [(r.key_id, r.org, r.revoked_from) for r in records])
+
+    def put_orgs(self, records: Iterable[tuple[OrgRecord, tuple[str, ...]]]) -> None:
+        """Create or replace several organisations' records (each with the skeletons of its
+        name, ``lookalike.skeletons``) with one statement."""
+        self._write_many(
+            _PUT_ORG,
+            [
+                (
+                    record.org,
+                    record.current_key,
+                    record.live,
+                    record.endorsed_with,
+                    record.endorsed_signed_at,
+                    record.name,
+                    keys[0] if keys else None,
+                    keys[1] if len(keys) > 1 else None,
+                    record.last_signed_at,
+                )
+                for record, keys in records
+            ],
         )
 
     def org_of_live_entry(self, seq: int) -> int | None:
@@ -125,10 +138,141 @@ class SqliteState:
             raise StoreError(f"{self._location}: read failed ({exc})") from None
 
     def _write(self, sql: str, args: tuple[object, ...]) -> None:
+        self._write_many(sql, [args])
+
+    def _write_many(self, sql: str, rows: list[tuple[object, ...]]) -> None:
         try:
-            self._db.execute(sql, args)
+            self._db.executemany(sql, rows)
         except sqlite3.Error as exc:
             raise StoreError(f"{self._location}: write failed ({exc})") from None
+
+
+_ABSENT: Final[Any] = object()  # "not changed in this transaction": read the tables
+_OrgSlot = tuple[OrgRecord, tuple[str, ...]]  # a record and the skeletons of its name
+
+
+class BufferedState:
+    """The ``StateView`` of one write transaction: reads the tables, keeps its writes in memory.
+
+    Reads see the writes made before them (the tables, overlaid with what changed in the
+    transaction). ``mark`` and ``undo`` take back the writes made since a mark, so a refused
+    entry costs no SQL; ``flush`` writes what changed, one statement per table, before the
+    transaction commits. The tables do not change under it: the transaction holds the write
+    lock, and nothing else in it writes the state tables.
+    """
+
+    def __init__(self, tables: SqliteState) -> None:
+        """Overlay the state tables of a write transaction."""
+        self._tables = tables
+        self._keys: dict[bytes, KeyRecord] = {}
+        self._orgs: dict[int, _OrgSlot] = {}
+        # Indexes of the changed organisations' records, as the tables' indexes are of theirs.
+        self._live: dict[int, int] = {}  # live endorsement -> organisation
+        self._by_skeleton: dict[str, set[int]] = {}  # skeleton -> live organisations
+        self._closed: Any = _ABSENT  # the closing entry once read or set (None: open)
+        self._closed_changed = False
+        # (kind, key, value before the write) of every write, for ``undo``.
+        self._journal: list[tuple[str, Any, Any]] = []
+
+    def key(self, key_id: bytes) -> KeyRecord | None:
+        record = self._keys.get(key_id)
+        return record if record is not None else self._tables.key(key_id)
+
+    def org(self, org: int) -> OrgRecord:
+        slot = self._orgs.get(org)
+        return slot[0] if slot is not None else self._tables.org(org)
+
+    def put_key(self, record: KeyRecord) -> None:
+        self._journal.append(("key", record.key_id, self._keys.get(record.key_id, _ABSENT)))
+        self._keys[record.key_id] = record
+
+    def put_org(self, record: OrgRecord) -> None:
+        self._journal.append(("org", record.org, self._orgs.get(record.org, _ABSENT)))
+        self._set_org(record.org, (record, _skeletons_of(record)))
+
+    def org_of_live_entry(self, seq: int) -> int | None:
+        org = self._live.get(seq)
+        if org is not None:
+            return org
+        org = self._tables.org_of_live_entry(seq)
+        # A changed organisation whose live endorsement is seq would be in self._live.
+        return None if org in self._orgs else org
+
+    def live_orgs_with_skeleton(self, name_skeleton: str) -> list[int]:
+        unchanged = {
+            org
+            for org in self._tables.live_orgs_with_skeleton(name_skeleton)
+            if org not in self._orgs
+        }
+        return sorted(unchanged | self._by_skeleton.get(name_skeleton, set()))
+
+    def closed_at(self) -> int | None:
+        if self._closed is _ABSENT:
+            self._closed = self._tables.closed_at()
+        closed: int | None = self._closed
+        return closed
+
+    def set_closed(self, seq: int) -> None:
+        # The journal's key slot holds the "changed" flag before the write.
+        self._journal.append(("closed", self._closed_changed, self._closed))
+        self._closed, self._closed_changed = seq, True
+
+    def mark(self) -> int:
+        """A point to ``undo`` back to."""
+        return len(self._journal)
+
+    def undo(self, mark: int) -> None:
+        """Take back every write made since ``mark``, latest first."""
+        while len(self._journal) > mark:
+            kind, key, before = self._journal.pop()
+            if kind == "key":
+                if before is _ABSENT:
+                    del self._keys[key]
+                else:
+                    self._keys[key] = before
+            elif kind == "org":
+                self._set_org(key, before)
+            else:
+                self._closed_changed, self._closed = key, before
+
+    def flush(self) -> None:
+        """Write what changed to the tables (in the order first changed) and forget it.
+
+        Raises:
+            StoreError: a write failed; the transaction must be rolled back.
+        """
+        if self._keys:
+            self._tables.put_keys(self._keys.values())
+        if self._orgs:
+            self._tables.put_orgs(self._orgs.values())
+        if self._closed_changed:
+            self._tables.set_closed(self._closed)
+        self._keys.clear()
+        self._orgs.clear()
+        self._live.clear()
+        self._by_skeleton.clear()
+        self._closed, self._closed_changed = _ABSENT, False
+        self._journal.clear()
+
+    def _set_org(self, org: int, slot: _OrgSlot | Any) -> None:
+        old = self._orgs.get(org)
+        if old is not None and old[0].live is not None:
+            del self._live[old[0].live]
+            for key in old[1]:
+                self._by_skeleton[key].discard(org)
+        if slot is _ABSENT:
+            self._orgs.pop(org, None)
+            return
+        self._orgs[org] = slot
+        record, keys = slot
+        if record.live is not None:
+            self._live[record.live] = org
+            for key in keys:
+                self._by_skeleton.setdefault(key, set()).add(org)
+
+
+def _skeletons_of(record: OrgRecord) -> tuple[str, ...]:
+    return () if record.name is None else skeletons(record.name)
 
 
 def _int(value: Any) -> int | None:
