@@ -109,12 +109,15 @@ def same_answers(view: StateView, reference: MemoryState, orgs: set[int]) -> Non
     committed=st.lists(writes, max_size=8),
     transaction=st.lists(steps, max_size=20),
     undo=st.lists(st.booleans(), min_size=20, max_size=20),
+    ahead=st.tuples(st.sets(st.integers(1, 9)), st.sets(st.sampled_from(NAMES))),
 )
 def test_buffered_state_reads_its_own_writes_and_undoes_to_a_mark(
     committed: list[tuple[str, object]],
     transaction: list[tuple[str, object]],
     undo: list[bool],
+    ahead: tuple[set[int], set[str]],
 ) -> None:
+    """Random writes, marks and undos; some keys and names read ahead (``prefetch``)."""
     with tempfile.TemporaryDirectory(dir=FAST_TMP) as directory:
         store = SqliteStore.create(Path(directory) / "ledger.db")
         try:
@@ -126,6 +129,7 @@ def test_buffered_state_reads_its_own_writes_and_undoes_to_a_mark(
             same_answers(store.state(), replay(history), orgs)
             with store.writer() as writer:
                 state = writer.state
+                state.prefetch([key_id(number) for number in sorted(ahead[0])], sorted(ahead[1]))
                 marks: list[tuple[int, int]] = []  # (state mark, history length)
                 for number, step in enumerate(transaction):
                     if step[0] == "mark":

@@ -10,7 +10,7 @@ state as it was.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 from ledger.errors import StoreError
@@ -38,6 +38,14 @@ CREATE INDEX orgs_by_skeleton ON orgs (skeleton) WHERE live IS NOT NULL;
 CREATE INDEX orgs_by_skeleton2 ON orgs (skeleton2) WHERE live IS NOT NULL;
 """
 _CLOSED = "closed_at"
+_CHUNK: Final = 500  # values per IN (...) list, well under SQLite's limit on parameters
+# Templates for a list of "?" placeholders; each IN list on its own (partial) index.
+_KEYS: Final = "SELECT key_id, org, revoked_from FROM keys WHERE key_id IN ({marks})"
+_LIVE_WITH_SKELETONS: Final = (
+    "SELECT org, skeleton, skeleton2 FROM orgs WHERE skeleton IN ({marks}) AND live IS NOT NULL "
+    "UNION SELECT org, skeleton, skeleton2 FROM orgs WHERE skeleton2 IN ({marks}) "
+    "AND live IS NOT NULL"
+)
 _PUT_KEY: Final = "INSERT OR REPLACE INTO keys VALUES (?, ?, ?)"
 _PUT_ORG: Final = "INSERT OR REPLACE INTO orgs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
@@ -120,6 +128,30 @@ class SqliteState:
         )
         return [int(row[0]) for row in rows]
 
+    def keys(self, key_ids: Sequence[bytes]) -> dict[bytes, KeyRecord]:
+        """The records of those of these keys that the state holds (a few statements)."""
+        found = {}
+        for start in range(0, len(key_ids), _CHUNK):
+            chunk = key_ids[start : start + _CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            query = _KEYS.format(marks=marks)
+            for key_id, org, revoked_from in self._all(query, tuple(chunk)):
+                found[bytes(key_id)] = KeyRecord(bytes(key_id), int(org), _int(revoked_from))
+        return found
+
+    def live_orgs_with_skeletons(self, name_skeletons: Sequence[str]) -> dict[str, list[int]]:
+        """``live_orgs_with_skeleton`` of each of these skeletons (a few statements)."""
+        found: dict[str, set[int]] = {key: set() for key in name_skeletons}
+        for start in range(0, len(name_skeletons), _CHUNK):
+            chunk = tuple(name_skeletons[start : start + _CHUNK])
+            marks = ", ".join("?" * len(chunk))
+            query = _LIVE_WITH_SKELETONS.format(marks=marks)
+            for org, first, second in self._all(query, chunk + chunk):
+                for key in (first, second):
+                    if key in found:
+                        found[key].add(int(org))
+        return {key: sorted(orgs) for key, orgs in found.items()}
+
     def closed_at(self) -> int | None:
         row = self._one("SELECT value FROM meta WHERE name = ?", (_CLOSED,))
         return None if row is None else int(bytes(row[0]).decode())
@@ -173,10 +205,32 @@ class BufferedState:
         self._closed_changed = False
         # (kind, key, value before the write) of every write, for ``undo``.
         self._journal: list[tuple[str, Any, Any]] = []
+        # What the tables hold, read ahead (``prefetch``); valid until ``flush`` writes them.
+        self._table_keys: dict[bytes, KeyRecord | None] = {}
+        self._table_skeletons: dict[str, list[int]] = {}
+
+    def prefetch(self, key_ids: Iterable[bytes], names: Iterable[str]) -> None:
+        """Read ahead the tables' records of these keys and the live organisations whose names
+        look like these names, in a few statements for a whole batch instead of one or two
+        per endorsement; later reads of them are answered from memory."""
+        wanted_keys = [key for key in dict.fromkeys(key_ids) if key not in self._table_keys]
+        found = self._tables.keys(wanted_keys)
+        for key in wanted_keys:
+            self._table_keys[key] = found.get(key)
+        wanted = dict.fromkeys(key for name in names for key in skeletons(name))
+        self._table_skeletons.update(
+            self._tables.live_orgs_with_skeletons(
+                [key for key in wanted if key not in self._table_skeletons]
+            )
+        )
 
     def key(self, key_id: bytes) -> KeyRecord | None:
         record = self._keys.get(key_id)
-        return record if record is not None else self._tables.key(key_id)
+        if record is not None:
+            return record
+        if key_id in self._table_keys:
+            return self._table_keys[key_id]
+        return self._tables.key(key_id)
 
     def org(self, org: int) -> OrgRecord:
         slot = self._orgs.get(org)
@@ -199,12 +253,12 @@ class BufferedState:
         return None if org in self._orgs else org
 
     def live_orgs_with_skeleton(self, name_skeleton: str) -> list[int]:
-        unchanged = {
-            org
-            for org in self._tables.live_orgs_with_skeleton(name_skeleton)
-            if org not in self._orgs
-        }
-        return sorted(unchanged | self._by_skeleton.get(name_skeleton, set()))
+        in_tables = self._table_skeletons.get(name_skeleton)
+        if in_tables is None:
+            in_tables = self._tables.live_orgs_with_skeleton(name_skeleton)
+        unchanged = [org for org in in_tables if org not in self._orgs]
+        changed = self._by_skeleton.get(name_skeleton)
+        return sorted(changed.union(unchanged)) if changed else unchanged
 
     def closed_at(self) -> int | None:
         if self._closed is _ABSENT:
@@ -253,6 +307,8 @@ class BufferedState:
         self._by_skeleton.clear()
         self._closed, self._closed_changed = _ABSENT, False
         self._journal.clear()
+        self._table_keys.clear()
+        self._table_skeletons.clear()
 
     def _set_org(self, org: int, slot: _OrgSlot | Any) -> None:
         old = self._orgs.get(org)
