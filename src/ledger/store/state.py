@@ -290,15 +290,16 @@ class BufferedState:
                 self._closed_changed, self._closed = key, before
 
     def flush(self) -> None:
-        """Write what changed to the tables (in the order first changed) and forget it.
+        """Write what changed to the tables and forget it.
 
         Raises:
             StoreError: a write failed; the transaction must be rolled back.
         """
+        # In primary-key order: the B-tree is walked once, not at random (key ids are hashes).
         if self._keys:
-            self._tables.put_keys(self._keys.values())
+            self._tables.put_keys(sorted(self._keys.values(), key=_key_id))
         if self._orgs:
-            self._tables.put_orgs(self._orgs.values())
+            self._tables.put_orgs(slot for _, slot in sorted(self._orgs.items()))
         if self._closed_changed:
             self._tables.set_closed(self._closed)
         self._keys.clear()
@@ -325,6 +326,10 @@ class BufferedState:
             self._live[record.live] = org
             for key in keys:
                 self._by_skeleton.setdefault(key, set()).add(org)
+
+
+def _key_id(record: KeyRecord) -> bytes:
+    return record.key_id
 
 
 def _skeletons_of(record: OrgRecord) -> tuple[str, ...]:
