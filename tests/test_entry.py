@@ -9,9 +9,10 @@ from typing import Any
 import attrs
 import cbor2
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from ledger import codec
 from ledger.cose import endorse
 from ledger.entry import (
     ENTRY_VERSION,
@@ -508,3 +509,86 @@ def test_random_single_byte_change_is_detected(data: st.DataObject) -> None:
         return
     assert decoded != entry
     assert encode_entry(decoded) == bytes(mutated)
+
+
+# --- encode: the endorsement entry built from its fields, against the generic reference -----
+
+
+def reference_encode(entry: Entry) -> bytes | None:
+    """The generic path: encode the map with the codec, keep it only if it decodes to ``entry``."""
+    try:
+        data = codec.encode(
+            {
+                0: entry.version,
+                1: entry.seq,
+                2: entry.prev,
+                3: int(entry.type),
+                4: entry.statement_hash,
+                5: entry.recorded_at,
+                6: entry.body,
+            }
+        )
+        if len(data) > MAX_ENTRY_BYTES or decode_entry(data) != entry:
+            return None
+    except FormatError:
+        return None
+    return data
+
+
+def _valid_fields(**changes: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "seq": 7,
+        "prev": bytes(32),
+        "entry_type": EntryType.ENDORSEMENT,
+        "statement_hash": STATEMENT,
+        "recorded_at": 1_700_000_000,
+        "body": COSE,
+    }
+    fields.update(changes)
+    return fields
+
+
+@settings(max_examples=300, deadline=None)
+@example(**_valid_fields())
+@example(**_valid_fields(seq=2**64 - 1, recorded_at=MAX_TIME - 1, entry_type=EntryType.LOG))
+@example(**_valid_fields(seq=-1))
+@example(**_valid_fields(seq=2**64))
+@example(**_valid_fields(prev=bytes(31)))
+@example(**_valid_fields(statement_hash=bytes(33)))
+@example(**_valid_fields(entry_type=EntryType.GENESIS))
+@example(**_valid_fields(recorded_at=MAX_TIME))
+@example(**_valid_fields(recorded_at=-1))
+@example(**_valid_fields(body=b"\x00" * 65_520))
+@given(
+    seq=st.one_of(st.integers(0, 2**64 - 1), st.integers(-5, -1), st.integers(2**64, 2**65)),
+    prev=st.one_of(st.binary(min_size=32, max_size=32), st.binary(max_size=40)),
+    entry_type=st.sampled_from([EntryType.ENDORSEMENT, EntryType.LOG, EntryType.GENESIS]),
+    statement_hash=st.one_of(st.binary(min_size=32, max_size=32), st.binary(max_size=40)),
+    recorded_at=st.one_of(
+        st.integers(0, MAX_TIME - 1), st.integers(MAX_TIME, MAX_TIME + 5), st.integers(-3, -1)
+    ),
+    body=st.one_of(st.binary(max_size=300), st.just(b"\x00" * 65_520)),
+)
+def test_endorsement_entries_encode_as_the_generic_path_or_are_refused_by_both(
+    *,
+    seq: int,
+    prev: bytes,
+    entry_type: EntryType,
+    statement_hash: bytes,
+    recorded_at: int,
+    body: bytes,
+) -> None:
+    entry = Entry(
+        seq=seq,
+        prev=prev,
+        type=entry_type,
+        statement_hash=statement_hash,
+        recorded_at=recorded_at,
+        body=body,
+    )
+    expected = reference_encode(entry)
+    if expected is None:
+        with pytest.raises(FormatError):
+            encode_entry(entry)
+    else:
+        assert encode_entry(entry) == expected

@@ -238,6 +238,14 @@ class Ledger:
         if checked:
             with self.store.writer() as writer:
                 recorded_at = max(when, self._tip_time(writer.size - 1))
+                writer.state.prefetch(
+                    [key.key_id for _, _, key in checked],
+                    [
+                        signed.endorsement.name or ""
+                        for _, signed, _ in checked
+                        if signed.endorsement.action is Action.ENDORSE
+                    ],
+                )
                 for label, signed, key in checked:
                     try:
                         with writer.savepoint():
