@@ -12,6 +12,7 @@ import sys
 import click
 
 from cli.io import load_log_key, load_secret_key
+from cli.progress import progress_bar
 from ledger import Ledger, fetch_bundle, inert, publish_bundle, render_text, report_json
 
 DEFAULT_TIMEOUT = 30.0
@@ -44,31 +45,43 @@ DEFAULT_TIMEOUT = 30.0
     type=click.IntRange(min=0),
     help="Record time of a new checkpoint, seconds since the epoch (default: now).",
 )
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Verify every entry and regenerate every page, even when the bundle could be "
+    "updated incrementally.",
+)
 def publish(
     ledger_path: str,
     out_dir: str,
     log_key_path: str | None,
     passphrase_file: str | None,
     now: int | None,
+    full: bool,
 ) -> None:
     """Write LEDGER's published bundle into --out: static files any web server can serve.
 
     The bundle holds the checkpoint, the C2SP tlog-tiles (hash tiles and entry bundles),
-    statement.txt, log.pub, entries.json, index.html and README.txt. Publishing again updates
-    it: only new tiles are written, and the checkpoint is replaced atomically before the views
-    that describe it. Readers run `ledger verify DIR` or `ledger verify URL`.
+    statement.txt, log.pub, entries.json, index.html, README.txt and pages of 1,000 entries
+    (entries/K.json, list/K.html). Publishing again updates it incrementally: from the
+    bundle's checkpoint, only the new entries are verified and only the new tiles and the
+    pages they change are written (the publisher's state is kept beside --out, in
+    DIR.publish-state.db); the checkpoint is replaced atomically before the views that
+    describe it. Readers run `ledger verify DIR` or `ledger verify URL`.
     """
     log_key = None if log_key_path is None else load_secret_key(log_key_path, passphrase_file)
-    with Ledger.open(ledger_path) as book:
-        result = publish_bundle(book, out_dir, log_key=log_key, now=now)
+    with Ledger.open(ledger_path) as book, progress_bar("verifying") as bar:
+        result = publish_bundle(book, out_dir, log_key=log_key, now=now, full=full, progress=bar)
     how = "signed a new checkpoint" if result.signed_checkpoint else "the latest checkpoint"
     root = base64.b64encode(result.root).decode("ascii")
     click.echo(f"published {inert(out_dir)}: {result.size} entries, root {root} ({how})")
     click.echo(
         f"wrote {result.tiles_written} hash tile(s), {result.entry_bundles_written} entry "
-        f"bundle(s), {result.files_written} other file(s); {result.unchanged} unchanged; "
-        f"removed {len(result.removed)} obsolete partial tile(s)"
+        f"bundle(s), {result.pages_written} page(s), {result.files_written} other file(s); "
+        f"{result.unchanged} unchanged; removed {len(result.removed)} obsolete partial tile(s)"
     )
+    if result.mode == "incremental":
+        click.echo(f"updated incrementally from the bundle's {result.previous_size} entries")
     click.echo(f"readers verify it with: ledger verify {inert(out_dir)}  (or its URL)")
 
 
@@ -97,7 +110,8 @@ def fetch(url: str, out_dir: str, log_pub: str | None, timeout: float, as_json: 
     is caught). Exit code 0: fetched and verified; 1: does not verify; 2: cannot fetch.
     """
     log_key = load_log_key(log_pub) if log_pub else None
-    result, report = fetch_bundle(url, out_dir, log_key=log_key, timeout=timeout)
+    with progress_bar("fetching", enabled=not as_json) as bar:
+        result, report = fetch_bundle(url, out_dir, log_key=log_key, timeout=timeout, progress=bar)
     if as_json:
         click.echo(json.dumps(report_json(report, url), indent=2, ensure_ascii=False))
     else:

@@ -8,6 +8,7 @@ import sys
 import click
 
 from cli.io import load_log_key, load_policy, load_secret_key, read_input
+from cli.progress import progress_bar
 from ledger import (
     FormatError,
     Ledger,
@@ -108,8 +109,10 @@ def append(
     inputs = [
         (name, read_input(name, what="endorsement", limit=MAX_ENDORSEMENT_FILE)) for name in files
     ]
-    with Ledger.open(ledger_path) as book:
-        result = book.append(inputs, atomic=atomic, allow_similar=allow_similar, now=now)
+    with Ledger.open(ledger_path) as book, progress_bar("checking", enabled=len(inputs) > 1) as bar:
+        result = book.append(
+            inputs, atomic=atomic, allow_similar=allow_similar, now=now, progress=bar
+        )
     for name, seq in result.appended:
         click.echo(f"entry {seq}: {name}")
     for name, flag in result.flags:
@@ -227,14 +230,16 @@ def verify(
             parse_signed_checkpoint(saved)
         except FormatError as exc:
             raise FormatError(f"{saved_path}: {exc}") from None
-    report = check_location(
-        source,
-        statement=statement,
-        saved_checkpoint=saved,
-        log_key=load_log_key(log_pub) if log_pub else None,
-        policy=load_policy(policy_path) if policy_path else None,
-        incremental=incremental,
-    )
+    with progress_bar("verifying", enabled=not as_json) as bar:
+        report = check_location(
+            source,
+            statement=statement,
+            saved_checkpoint=saved,
+            log_key=load_log_key(log_pub) if log_pub else None,
+            policy=load_policy(policy_path) if policy_path else None,
+            incremental=incremental,
+            progress=bar,
+        )
     if as_json and markdown:
         raise UsageError("give --json or --markdown, not both")
     if as_json:

@@ -22,13 +22,16 @@ from hypothesis import strategies as st
 import ledger
 from helpers import LOG_KEY, ORIGIN, STATEMENT, T0, make_ledger, org_endorsement
 from ledger.bundle import BundleDirectory, fetch_bundle, publish_bundle
-from ledger.bundle_read import ENTRIES_SCHEMA, check_bundle, check_location, open_source
+from ledger.bundle_read import check_bundle, check_location, open_source
+from ledger.bundle_views import ENTRIES_PAGE_SCHEMA, ENTRIES_SCHEMA
 from ledger.errors import StoreError, UsageError, VerificationError
 from ledger.note import cosign_checkpoint, parse_note
+from ledger.publish_state import state_path
 from ledger.witness import format_cosignature_lines
 
 SIZE = 301  # genesis + 300: one full tile and bundle, partial ones, and a level-1 tile
 FIXED = ("checkpoint", "statement.txt", "log.pub", "entries.json", "index.html", "README.txt")
+PAGES = ("entries/0.json", "list/0.html")
 TLOG = (
     "tile/0/000",
     "tile/0/001.p/45",
@@ -85,21 +88,28 @@ def files_of(bundle: Path) -> set[str]:
 
 def test_publish_writes_exactly_the_bundle(published: Path) -> None:
     bundle = published / "bundle"
-    assert files_of(bundle) == {*FIXED, *TLOG}
+    assert files_of(bundle) == {*FIXED, *PAGES, *TLOG}
+    assert state_path(bundle).is_file()  # beside the bundle, not in it
     with ledger.Ledger.open(published / "ledger.db", readonly=True) as book:
         assert (bundle / "checkpoint").read_bytes() == book.latest_checkpoint()
         genesis = book.genesis
     assert (bundle / "statement.txt").read_bytes() == ledger.canonicalize(STATEMENT)
     assert (bundle / "log.pub").read_text() == genesis.log_key + "\n"
-    entries = json.loads((bundle / "entries.json").read_text("utf-8"))
-    assert entries["schema"] == ENTRIES_SCHEMA
+    summary = json.loads((bundle / "entries.json").read_text("utf-8"))
+    assert summary["schema"] == ENTRIES_SCHEMA
+    assert (summary["size"], summary["pages"]) == (SIZE, ["entries/0.json"])
+    entries = json.loads((bundle / "entries/0.json").read_text("utf-8"))
+    assert (entries["schema"], entries["first"]) == (ENTRIES_PAGE_SCHEMA, 0)
     assert [row["index"] for row in entries["entries"]] == list(range(SIZE))
     assert entries["entries"][1]["endorsement"]["name"] == "Org 1"
     readme = (bundle / "README.txt").read_text()
     assert "ledger verify <this directory or its URL>" in readme
     assert "sha256sum statement.txt" in readme
     assert f"Checkpoint: size {SIZE}, root " in readme
-    assert "<!DOCTYPE html>" in (bundle / "index.html").read_text()
+    index = (bundle / "index.html").read_text()
+    assert '<a href="list/0.html">entries 0 to 300</a>' in index
+    page = (bundle / "list/0.html").read_text()
+    assert all(f"<bdi>Org {n}</bdi>" in page for n in range(1, SIZE))
     # A static web server serves what another user can read.
     assert all(p.stat().st_mode & 0o004 for p in bundle.rglob("*") if p.is_file())
 
@@ -131,14 +141,17 @@ def test_cli_publish_and_verify(tmp_path: Path) -> None:
     result = run("publish", tmp_path / "l.db", "--log-key", key, "--out", tmp_path / "b")
     assert result.exit_code == 0, result.stderr
     assert "4 entries" in result.stdout
-    assert "wrote 1 hash tile(s), 1 entry bundle(s), 6 other file(s)" in result.stdout
+    assert "wrote 1 hash tile(s), 1 entry bundle(s), 2 page(s), 6 other file(s)" in result.stdout
     result = run("verify", tmp_path / "b")
     assert result.exit_code == 0, result.stdout
     assert "VERIFIED" in result.stdout
     assert "bundle" in result.stdout
     again = run("publish", tmp_path / "l.db", "--out", tmp_path / "b")  # no key needed
     assert again.exit_code == 0, again.stderr
-    assert "wrote 0 hash tile(s), 0 entry bundle(s), 0 other file(s); 8 unchanged" in (again.stdout)
+    assert "wrote 0 hash tile(s), 0 entry bundle(s), 0 page(s), 0 other file(s); 9 unchanged" in (
+        again.stdout
+    )
+    assert "incrementally" in again.stdout
 
 
 def test_publish_without_the_log_key_when_the_ledger_grew(tmp_path: Path) -> None:
@@ -210,7 +223,7 @@ def scratch(published: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 @given(data=st.data())
 def test_any_change_to_any_file_is_reported(published: Path, data: st.DataObject) -> None:
     bundle = published / "bundle"
-    name = data.draw(st.sampled_from(sorted({*FIXED, *TLOG})), label="file")
+    name = data.draw(st.sampled_from(sorted({*FIXED, *PAGES, *TLOG})), label="file")
     original = (bundle / name).read_bytes()
     changed = data.draw(_mutations(original), label="bytes")
     if changed == original:
@@ -233,7 +246,7 @@ def test_any_change_to_any_file_is_reported(published: Path, data: st.DataObject
         shutil.rmtree(copy)
 
 
-@pytest.mark.parametrize("name", [*FIXED[1:], *TLOG])
+@pytest.mark.parametrize("name", [*FIXED[1:], *PAGES, *TLOG])
 def test_a_missing_file_is_named(fresh: Path, name: str) -> None:
     (fresh / "bundle" / name).unlink()
     report = check_bundle(fresh / "bundle")
@@ -320,11 +333,15 @@ def test_incremental_publish_writes_only_what_changed(fresh: Path) -> None:
         "tile/entries/001",
         "tile/entries/002.p/89",
         "checkpoint",
+        "entries/0.json",
+        "list/0.html",
         "entries.json",
         "index.html",
         "README.txt",
     )
-    assert (result.tiles_written, result.entry_bundles_written, result.files_written) == (3, 2, 4)
+    assert result.mode == "incremental"
+    counts = (result.tiles_written, result.entry_bundles_written, result.pages_written)
+    assert (*counts, result.files_written) == (3, 2, 2, 4)
     assert result.removed == ("tile/0/001.p/45", "tile/entries/001.p/45")
     for path, before in full.items():  # full tiles are never rewritten
         after = (bundle / path).stat()
@@ -337,7 +354,8 @@ def test_republishing_an_unchanged_ledger_writes_nothing(fresh: Path) -> None:
     with ledger.Ledger.open(fresh / "ledger.db") as book:
         result = publish_bundle(book, fresh / "bundle")
     assert (result.written, result.removed, result.signed_checkpoint) == ((), (), False)
-    assert result.unchanged == 9  # the partial tiles and fixed files it compared
+    assert result.unchanged == 10  # the partial tiles and page, and the fixed files it compared
+    assert result.mode == "incremental"
 
 
 def test_verify_against_a_saved_checkpoint(fresh: Path) -> None:

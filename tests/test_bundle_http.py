@@ -182,9 +182,11 @@ def test_verify_from_a_url(site: Path, serve: Callable[..., tuple[str, Server]])
     assert "bundle" in report.checks_run
     assert check_bundle(url + "/").ok
     fetched = {path.removeprefix("/bundle/") for path in server.requests}
-    # Only what the checkpoint implies, and the fixed files.
+    # Only what the checkpoint implies (tiles and pages), and the fixed files.
     assert fetched == {
         "checkpoint",
+        "entries/0.json",
+        "list/0.html",
         "tile/0/000",
         "tile/0/001.p/45",
         "tile/1/000.p/1",

@@ -74,8 +74,11 @@ def test_example_bundle_through_the_cli(bundle_url: str) -> None:
 
 
 def test_example_page_is_the_one_publish_generates() -> None:
-    # index.html is regenerated and compared by verify; here: it names every signatory.
-    page = (EXAMPLE / "bundle" / "index.html").read_text(encoding="utf-8")
+    # The pages are regenerated and compared by verify; here: the list names every signatory,
+    # and index.html links to it.
+    index = (EXAMPLE / "bundle" / "index.html").read_text(encoding="utf-8")
+    assert '<a href="list/0.html">entries 0 to 26</a>' in index
+    page = (EXAMPLE / "bundle" / "list" / "0.html").read_text(encoding="utf-8")
     report = ledger.check_ledger_file(EXAMPLE / "ledger.db")
     for signatory in report.signatories:
         assert signatory.fingerprint in page

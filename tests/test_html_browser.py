@@ -162,3 +162,18 @@ def test_hostile_name_stays_text_in_the_browser(tmp_path: Path) -> None:
     shown = ledger.inert(HOSTILE, len(HOSTILE))
     serialised = shown.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     assert f"<bdi>{serialised}</bdi>" in dom
+
+
+def test_example_bundle_pages_link_and_list_every_signatory() -> None:
+    # The published bundle splits the list into pages of entries: index.html links to them.
+    report = ledger.check_ledger_file(EXAMPLE / "ledger.db")
+    index = browser.dump_dom(EXAMPLE / "bundle" / "index.html")
+    assert '<a href="list/0.html">entries 0 to 26</a>' in index
+    assert "<script" not in index
+    page = browser.dump_dom(EXAMPLE / "bundle" / "list" / "0.html")
+    assert '<a href="../index.html">' in page
+    for s in report.signatories:
+        assert f"<bdi>{s.name}</bdi>" in page, s.name
+    for d in report.departed:
+        assert f"<bdi>{d.name}</bdi>" in page, d.name
+    assert "<script" not in page

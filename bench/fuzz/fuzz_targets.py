@@ -60,7 +60,7 @@ from ledger import (
     witness_state,
 )
 from ledger import inspect as inspect_mod
-from ledger.bundle_read import entries_json_row, entry_json
+from ledger.bundle_views import entries_json_row, entry_json
 from ledger.errors import LedgerError
 from ledger.merkle import MemoryTree, hash_leaf
 from ledger.model import Action, Endorsement, Entry, EntryType, Genesis, RemovalReason
@@ -461,17 +461,9 @@ def bundle_files() -> dict[str, bytes]:
     # the generated views, as ``ledger publish`` writes them
     source = bundle_read.BundleSource(MemoryFetcher(files))
     view = bundle_read.published_report(bundle_read.check_bundle(source))
-    rows = b"".join(bundle_read.entries_json_row(seq, data) for seq, data in enumerate(entries))
-    files[bundle_read.ENTRIES_JSON] = (
-        bundle_read.entries_json_head() + rows + bundle_read.entries_json_tail(view)
+    files |= bundle_read.generate_views(
+        view, enumerate(entries), checkpoint=files[bundle_read.CHECKPOINT]
     )
-    files[bundle_read.README] = bundle_read.render_readme(view).encode()
-    index = bundle_read.render_index(
-        view,
-        statement_text=STATEMENT.decode(),
-        checkpoint=files[bundle_read.CHECKPOINT],
-    )
-    files[bundle_read.INDEX_HTML] = index.encode()
     return dict(sorted(files.items()))
 
 
@@ -910,7 +902,7 @@ DECODERS: tuple[Decoder, ...] = (
     Decoder("codec", "codec.decode", d_codec, codec_seeds),
     Decoder(
         "entry",
-        "entry.decode_entry, bundle_read.entry_json / entries_json_row, inspect.describe_entry",
+        "entry.decode_entry, bundle_views.entry_json / entries_json_row, inspect.describe_entry",
         d_entry,
         ledger_entries,
     ),

@@ -33,7 +33,8 @@ publish        append, ``publish_bundle`` (``ledger.bundle``). After a kill: the
                complete log-signed checkpoint of this ledger, not older than the acknowledged
                one; every tile and entry bundle file holds exactly the bytes the entries imply;
                ``check_bundle`` is ok, or its only problems are stale views (entries.json,
-               index.html, README.txt), which it reports: a half-written bundle never verifies.
+               index.html, README.txt, pages), which it reports: a half-written bundle
+               never verifies.
 =============  =================================================================================
 
 Temporary files left by a kill (``.NAME.*``) are counted, not failures: a kill between the
@@ -90,7 +91,7 @@ except ImportError:  # pragma: no cover
 
 RUN_TIMEOUT = 120.0  # seconds a worker may take before the harness gives up on it
 UNLIMITED = 1_000_000  # operations per killed worker: it is always killed long before
-VIEWS = ("entries.json:", "index.html:", "README.txt:")
+VIEWS = ("entries.json:", "index.html:", "README.txt:", "entries/", "list/")
 
 
 class CrashCheckError(AssertionError):

@@ -86,6 +86,7 @@ from ledger.note import (
     witness_verifier_key,
 )
 from ledger.policy import Policy, explain_policy, parse_policy, policy_satisfied
+from ledger.progress import Progress
 from ledger.proofs import ConsistencyProof, InclusionProof
 from ledger.render import format_time, inert, render_text, report_json, signatory_json
 from ledger.statement import canonicalize, format_statement_hash, statement_hash
@@ -133,6 +134,7 @@ __all__ = [
     "LedgerSource",
     "Policy",
     "Problem",
+    "Progress",
     "PublishResult",
     "RefusalReason",
     "Rejected",

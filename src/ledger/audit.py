@@ -29,6 +29,7 @@ from ledger.keys import VerifyingKey
 from ledger.merkle import CompactRange
 from ledger.note import open_checkpoint
 from ledger.policy import Policy
+from ledger.progress import PROGRESS_EVERY, Progress
 from ledger.store import open_store
 from ledger.verify import MAX_PROBLEMS, EntryChecker, Problem, Report
 
@@ -73,6 +74,7 @@ def check_ledger_file(
     log_key: VerifyingKey | None = None,
     policy: Policy | None = None,
     incremental: bool = False,
+    progress: Progress | None = None,
 ) -> Report:
     """Verify a ledger file read-only and return the report (never raises on bad data).
 
@@ -84,6 +86,7 @@ def check_ledger_file(
         log_key: the log key the reader trusts (default: the key the genesis entry names).
         policy: a witness policy the latest checkpoint's cosignatures must satisfy.
         incremental: trust ``saved_checkpoint`` and check only the entries after it.
+        progress: called with (entries checked, entries to check) now and then.
 
     Returns:
         The report; ``report.ok`` only if every check that ran passed.
@@ -103,6 +106,7 @@ def check_ledger_file(
             log_key=log_key,
             policy=policy,
             incremental=incremental,
+            progress=progress,
         )
     finally:
         store.close()
@@ -120,6 +124,7 @@ def check_source(
     policy: Policy | None = None,
     incremental: bool = False,
     keep_events: bool = False,
+    progress: Progress | None = None,
 ) -> Report:
     """Verify any ``LedgerSource`` (see ``check_ledger_file`` for the arguments).
 
@@ -146,6 +151,10 @@ def check_source(
         checker.feed(position, raw)
         if len(checker.problems) > MAX_PROBLEMS:
             break
+        if progress is not None and position % PROGRESS_EVERY == 0:
+            progress(position - start, size - start)
+    if progress is not None:
+        progress(size - start, size - start)
     report = checker.report(size)
     anchors = check_anchors(
         genesis=report.genesis,

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 from attrs import frozen
 
 from ledger import merkle
@@ -47,9 +48,6 @@ from ledger.bundle_read import (
     Fetcher,
     MissingFileError,
     check_bundle,
-    entries_json_head,
-    entries_json_row,
-    entries_json_tail,
     log_pub_file,
     open_fetcher,
     published_report,
@@ -57,12 +55,26 @@ from ledger.bundle_read import (
     render_index,
     render_readme,
     statement_file,
-    view_limit,
+    view_files,
+)
+from ledger.bundle_views import (
+    PAGE_ENTRIES,
+    entries_index,
+    entries_page,
+    entries_page_path,
+    is_page_path,
+    list_page_path,
+    page_count,
+    page_of,
+    render_page,
+    split_list,
 )
 from ledger.campaign import Ledger
 from ledger.errors import FormatError, LedgerError, StoreError, UsageError, VerificationError
 from ledger.keys import SigningKey, VerifyingKey
 from ledger.note import open_checkpoint, parse_checkpoint, parse_note
+from ledger.progress import PROGRESS_EVERY, Progress
+from ledger.publish_state import PublishState
 from ledger.store import SqliteStore
 from ledger.tiles import (
     EntryBundle,
@@ -104,14 +116,14 @@ class BundleDirectory:
         """The file of a bundle path; nothing but a bundle path is accepted.
 
         Args:
-            relative: a fixed file name or a canonical tile path.
+            relative: a fixed file name, a page path or a canonical tile path.
             create: create the directories on the way.
 
         Raises:
             FormatError: not a bundle path. StoreError: a directory on the way leads outside
                 the bundle, or cannot be created.
         """
-        if relative not in FIXED_FILES:
+        if relative not in FIXED_FILES and not is_page_path(relative):
             parse_tile_path(relative)  # FormatError for anything but a canonical tile path
         path = self.root / relative
         try:
@@ -339,6 +351,8 @@ class PublishResult:
         written: every bundle path written, in order.
         unchanged: files that already held the right bytes and were left alone.
         removed: partial tiles removed because their full tile now exists.
+        mode: "incremental" (only the entries after the bundle's checkpoint were verified and
+            only the pages they change written) or "full".
     """
 
     directory: str
@@ -349,6 +363,7 @@ class PublishResult:
     written: tuple[str, ...]
     unchanged: int
     removed: tuple[str, ...]
+    mode: str = "full"
 
     @property
     def tiles_written(self) -> int:
@@ -361,9 +376,14 @@ class PublishResult:
         return sum(1 for p in self.written if p.startswith("tile/entries/"))
 
     @property
+    def pages_written(self) -> int:
+        """Pages written (``entries/<k>.json`` and ``list/<k>.html``)."""
+        return sum(1 for p in self.written if is_page_path(p))
+
+    @property
     def files_written(self) -> int:
-        """Other files written (checkpoint, statement.txt, views...)."""
-        return sum(1 for p in self.written if not p.startswith("tile/"))
+        """Other files written (checkpoint, statement.txt, the summaries...)."""
+        return sum(1 for p in self.written if not p.startswith("tile/") and not is_page_path(p))
 
 
 class _LedgerPrefix:
@@ -397,8 +417,17 @@ def publish_bundle(
     *,
     log_key: SigningKey | None = None,
     now: int | None = None,
+    full: bool = False,
+    progress: Progress | None = None,
 ) -> PublishResult:
     """Write or update the published bundle of ``book`` in ``directory``.
+
+    Publishing again is incremental when the bundle's checkpoint verifies with the log key,
+    the ledger proves its consistency with it, and the publisher's state
+    (``ledger.publish_state``) describes that checkpoint: then only the new entries are
+    verified (signatures, links, tree, and the list's rules from the state), and only the new
+    tiles, the pages they change and the summaries are written. Otherwise every entry is
+    verified and every view written.
 
     Args:
         book: the ledger (it must verify; nothing is published otherwise).
@@ -407,6 +436,9 @@ def publish_bundle(
             then a new checkpoint is signed and recorded. Otherwise the latest checkpoint is
             published as it is, with the witness cosignatures collected for it.
         now: the new checkpoint's record time (default: the clock).
+        full: verify every entry and regenerate every view, even if the bundle could be
+            updated incrementally.
+        progress: called with (entries verified, entries to verify) now and then.
 
     Returns:
         What was written.
@@ -420,16 +452,124 @@ def publish_bundle(
     """
     note, signed = _fresh_checkpoint(book, log_key, now)
     size = parse_checkpoint(parse_note(note).text).size
+    out = BundleDirectory(directory)
+    old_note, previous = _previous_checkpoint(out, book, size)
+    state = None if full or old_note is None else _matching_state(out, old_note)
+    try:
+        report = _verified(
+            book, size=size, note=note, state=state, old_note=old_note, progress=progress
+        )
+        if report.mode != "incremental" and state is not None:
+            state.close()  # the incremental check fell back to a full one
+            state = None
+        if state is None:
+            state = _full_state(out, book, size, report)
+        else:
+            state.log_key = VerifyingKey.from_verifier_key(book.genesis.log_key)
+            for seq, raw in book.iter_raw(previous, size):
+                state.apply(seq, raw)
+        _write_tlog(out, book, size, previous)
+        genesis = book.genesis
+        out.put(STATEMENT, statement_file(genesis))
+        out.put(LOG_PUB, log_pub_file(genesis))
+        out.sync()
+        out.put(CHECKPOINT, note)  # the commit point
+        out.sync()
+        incremental = report.mode == "incremental"
+        _write_views(out, book, size, previous, note, report, state, incremental=incremental)
+        removed: list[str] = []
+        new: tuple[HashTile | EntryBundle, ...] = (
+            *tiles_for_size(size, since=previous),
+            *entry_bundles_for_size(size, since=previous),
+        )
+        for item in new:
+            if item.full:
+                removed += out.remove_partials(item)
+        out.sync()
+        assert report.checkpoint is not None  # _verified checked it
+        if state is not None:
+            state.commit(size, report.checkpoint.root)
+    finally:
+        if state is not None:
+            state.close()
+    return PublishResult(
+        directory=str(out.root),
+        size=size,
+        root=report.checkpoint.root,
+        previous_size=previous,
+        signed_checkpoint=signed,
+        written=tuple(out.written),
+        unchanged=out.unchanged,
+        removed=tuple(removed),
+        mode=report.mode,
+    )
+
+
+def _verified(
+    book: Ledger,
+    *,
+    size: int,
+    note: bytes,
+    state: PublishState | None,
+    old_note: bytes | None,
+    progress: Progress | None,
+) -> Report:
+    """Verify the ledger's first ``size`` entries: from the bundle's checkpoint if ``state``."""
     source: LedgerSource = _LedgerPrefix(book.store, size, note)
-    report = check_source(source)
+    if state is not None and old_note is not None:
+        report = check_source(
+            source, saved_checkpoint=old_note, incremental=True, progress=progress
+        )
+    else:
+        report = check_source(source, progress=progress)
     if not report.ok or report.genesis is None or report.checkpoint is None:
         first = report.problems[0] if report.problems else "no verified checkpoint"
         raise VerificationError(
             f"refusing to publish {book.store.location}: it does not verify ({first}); "
             "run `ledger verify` on it"
         )
-    out = BundleDirectory(directory)
-    previous = _previous_size(out, book, size)
+    return report
+
+
+def _matching_state(out: BundleDirectory, old_note: bytes) -> PublishState | None:
+    """The publisher's state if it describes the bundle's (verified) checkpoint, else None."""
+    cp = parse_checkpoint(parse_note(old_note).text)
+    try:
+        state = PublishState.open(out.root, fresh=False)
+    except StoreError:
+        return None
+    if state.published() != (cp.size, cp.root) or cp.size <= 1:
+        state.close()
+        return None
+    return state
+
+
+def _full_state(
+    out: BundleDirectory, book: Ledger, size: int, report: Report
+) -> PublishState | None:
+    """A new state from every entry (None if it cannot be kept: every publish is then full).
+
+    Raises:
+        VerificationError: the list it finds is not the one verification found.
+    """
+    try:
+        state = PublishState.open(out.root, fresh=True)
+    except StoreError:
+        return None
+    for seq, raw in book.iter_raw(0, size):
+        state.apply(seq, raw)
+    found = (len(report.signatories), len(report.departed), len(report.flags))
+    counts = state.counts()
+    if tuple(counts[name] for name in ("signatories", "departed", "flags")) != found:
+        state.close()
+        raise VerificationError(
+            f"publishing {book.store.location}: the list from the entries ({counts}) is not "
+            f"the one verification found ({found}); nothing was published"
+        )
+    return state
+
+
+def _write_tlog(out: BundleDirectory, book: Ledger, size: int, previous: int) -> None:
     # Full tiles already in the bundle's checkpoint are in place and never change: only their
     # presence is checked (a stat), so the cost grows with the new entries.
     old_tiles = {t for t in tiles_for_size(previous) if t.full}
@@ -442,43 +582,55 @@ def publish_bundle(
         if bundle not in old_bundles or not out.exists(bundle.path):
             entries = [raw for _, raw in book.iter_raw(bundle.start, bundle.start + bundle.width)]
             out.put(bundle.path, encode_entry_bundle(entries), immutable=True)
-    genesis = report.genesis
-    out.put(STATEMENT, statement_file(genesis))
-    out.put(LOG_PUB, log_pub_file(genesis))
-    out.sync()
-    out.put(CHECKPOINT, note)  # the commit point
-    out.sync()
+
+
+def _write_views(  # noqa: PLR0917 - the parts of one publish
+    out: BundleDirectory,
+    book: Ledger,
+    size: int,
+    previous: int,
+    note: bytes,
+    report: Report,
+    state: PublishState | None,
+    *,
+    incremental: bool,
+) -> None:
+    """The pages, then the summaries that name them.
+
+    Incremental: the pages of entries before the bundle's checkpoint are complete and never
+    change (only their presence is checked); the list pages written are those of the new
+    entries and of the endorsements they changed. Full: every page is generated and compared.
+    """
+    genesis = book.genesis
     view = published_report(report)
-    out.put_stream(ENTRIES_JSON, _entries_json(book.iter_raw(0, size), view))
-    index = render_index(view, statement_text=genesis.statement_text, checkpoint=note)
+    count = page_count(size)
+    settled = page_of(previous) if incremental else 0
+    for k in range(count):
+        path = entries_page_path(k)
+        if k < settled and out.exists(path):
+            continue  # complete at the bundle's checkpoint: it never changes
+        end = min(size, (k + 1) * PAGE_ENTRIES)
+        out.put(path, entries_page(k, book.iter_raw(k * PAGE_ENTRIES, end)))
+    if incremental and state is not None:
+        wanted = {k for k in state.touched if k < count}
+        wanted |= {k for k in range(count) if not out.exists(list_page_path(k))}
+        pages = [state.page(k) for k in sorted(wanted)]
+        counts = state.counts()
+        totals = (counts["signatories"], counts["departed"], counts["flags"])
+        view = attrs.evolve(
+            view, signatories=(), departed=(), flags=(), closed_at=state.closed_at()
+        )
+    else:
+        pages = split_list(view)
+        totals = (len(view.signatories), len(view.departed), len(view.flags))
+    for page in pages:
+        html = render_page(page, title=genesis.title, size=size)
+        out.put(list_page_path(page.page), html)
+    out.put(ENTRIES_JSON, entries_index(view))
+    text = genesis.statement_text
+    index = render_index(view, statement_text=text, checkpoint=note, counts=totals)
     out.put(INDEX_HTML, index.encode("utf-8"))
     out.put(README, render_readme(view).encode("utf-8"))
-    removed: list[str] = []
-    new: tuple[HashTile | EntryBundle, ...] = (
-        *tiles_for_size(size, since=previous),
-        *entry_bundles_for_size(size, since=previous),
-    )
-    for item in new:
-        if item.full:
-            removed += out.remove_partials(item)
-    out.sync()
-    return PublishResult(
-        directory=str(out.root),
-        size=size,
-        root=report.checkpoint.root,
-        previous_size=previous,
-        signed_checkpoint=signed,
-        written=tuple(out.written),
-        unchanged=out.unchanged,
-        removed=tuple(removed),
-    )
-
-
-def _entries_json(entries: Iterable[tuple[int, bytes]], view: Report) -> Iterator[bytes]:
-    yield entries_json_head()
-    for seq, raw in entries:
-        yield entries_json_row(seq, raw)
-    yield entries_json_tail(view)
 
 
 def _fresh_checkpoint(
@@ -496,11 +648,11 @@ def _fresh_checkpoint(
     return book.checkpoint(log_key, now=now), True
 
 
-def _previous_size(out: BundleDirectory, book: Ledger, size: int) -> int:
-    """The size of the checkpoint already in the bundle, checked against the ledger."""
+def _previous_checkpoint(out: BundleDirectory, book: Ledger, size: int) -> tuple[bytes | None, int]:
+    """The checkpoint already in the bundle and its size, checked against the ledger."""
     data = out.read(CHECKPOINT, MAX_CHECKPOINT_BYTES)
     if data is None:
-        return 0
+        return None, 0
     where = out.root / CHECKPOINT
     try:
         old = open_checkpoint(data, VerifyingKey.from_verifier_key(book.genesis.log_key))
@@ -520,7 +672,7 @@ def _previous_size(out: BundleDirectory, book: Ledger, size: int) -> int:
             f"{where} signs a root for {cp.size} entries that is not this ledger's: the "
             "bundle was published from a different history; refusing to update it"
         )
-    return cp.size
+    return data, cp.size
 
 
 # ---------------------------------------------------------------------------------------------
@@ -551,6 +703,7 @@ def fetch_bundle(
     *,
     log_key: VerifyingKey | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    progress: Progress | None = None,
 ) -> tuple[FetchResult, Report]:
     """Mirror a published bundle into a directory, for archiving, and verify the copy.
 
@@ -565,6 +718,8 @@ def fetch_bundle(
         directory: the mirror (created if missing).
         log_key: the log key you trust (default: the one the genesis entry names).
         timeout: seconds each request may take.
+        progress: called with (files fetched, files to fetch) now and then, then with
+            (entries verified, entries to verify).
 
     Returns:
         What was written, and the verification report of the fetched bundle.
@@ -586,12 +741,19 @@ def fetch_bundle(
     staged: dict[str, Path] = {}
     try:
         report = _mirror(
-            remote, out, note=note, size=size, staged=staged, saved=saved, log_key=log_key
+            remote,
+            out,
+            note=note,
+            size=size,
+            staged=staged,
+            saved=saved,
+            log_key=log_key,
+            progress=progress,
         )
         if not report.ok:
             out.remove_written()  # new files the mirror's checkpoint does not reference
             return FetchResult(str(out.root), size, (), committed=False), report
-        for path in (STATEMENT, LOG_PUB, CHECKPOINT, ENTRIES_JSON, INDEX_HTML, README):
+        for path in (STATEMENT, LOG_PUB, CHECKPOINT, *(name for name, _ in view_files(size))):
             if path == CHECKPOINT:
                 out.sync()
             out.commit(staged.pop(path), path)
@@ -618,25 +780,28 @@ def _mirror(
     staged: dict[str, Path],
     saved: bytes | None,
     log_key: VerifyingKey | None,
+    progress: Progress | None,
 ) -> Report:
     """Fetch the tiles into the mirror and stage the other files; verify what would result."""
-    for item in _tlog_files(size):
+    tlog = _tlog_files(size)
+    views = [(STATEMENT, MAX_STATEMENT_BYTES), (LOG_PUB, MAX_LOG_PUB_BYTES), *view_files(size)]
+    total = len(tlog) + len(views)
+    for done, item in enumerate(tlog):
+        if progress is not None and done % PROGRESS_EVERY == 0:
+            progress(done, total)
         if item.full and out.exists(item.path):
             continue  # it never changes; the verification below reads the copy already here
         limit = item.width * (32 if isinstance(item, HashTile) else 2 + 0xFFFF)
         out.put(item.path, read_file(remote, item.path, limit), immutable=True)
     staged[CHECKPOINT] = out.stage(CHECKPOINT, [note])
-    limits = {
-        STATEMENT: MAX_STATEMENT_BYTES,
-        LOG_PUB: MAX_LOG_PUB_BYTES,
-        ENTRIES_JSON: view_limit(size),
-        INDEX_HTML: view_limit(size),
-        README: view_limit(size),
-    }
-    for path, limit in limits.items():
+    for done, (path, limit) in enumerate(views, start=len(tlog)):
+        if progress is not None and done % PROGRESS_EVERY == 0:
+            progress(done, total)
         staged[path] = out.stage(path, remote.chunks(path, limit))
+    if progress is not None:
+        progress(total, total)
     local = BundleSource(DirectoryFetcher(out.root, overlay=staged))
-    return check_bundle(local, saved_checkpoint=saved, log_key=log_key)
+    return check_bundle(local, saved_checkpoint=saved, log_key=log_key, progress=progress)
 
 
 def _tlog_files(size: int) -> list[HashTile | EntryBundle]:

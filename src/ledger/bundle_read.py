@@ -6,8 +6,10 @@ A bundle is a directory any static web server can serve (``ledger.bundle`` write
 - ``tile/…``, ``tile/entries/…``: C2SP tlog-tiles, hash tiles and entry bundles (``ledger.tiles``);
 - ``statement.txt`` (canonical text: ``sha256sum`` gives the statement hash) and ``log.pub``
   (the log's C2SP verifier key, one line), exactly as the genesis entry holds them;
-- ``entries.json``, ``index.html``, ``README.txt``: views generated deterministically from the
-  verified entries and the checkpoint by the pure functions here, so a reader regenerates them.
+- ``entries.json``, ``index.html``, ``README.txt``, and the pages ``entries/<k>.json`` and
+  ``list/<k>.html`` (``ledger.bundle_views``: 1,000 entries a page): views generated
+  deterministically from the verified entries and the checkpoint by pure functions, so a reader
+  regenerates them.
 
 ``check_bundle`` runs the checks of any ledger (``audit.check_source``) over a ``BundleSource``
 (entries from the entry bundles, subtree hashes from the hash tiles, the ``checkpoint`` file),
@@ -16,12 +18,12 @@ the entries, and every other file is the one the verified data implies.
 
 What is read, and how much (nothing else, never more):
 
-- only paths built from numbers (the tiles the checkpoint's size implies) and the fixed file
-  names: nothing in the bundle chooses what is read, and nothing outside it is (a link
+- only paths built from numbers (the tiles and pages the checkpoint's size implies) and the
+  fixed file names: nothing in the bundle chooses what is read, and nothing outside it is (a link
   leading out of a bundle directory, or a file that is not a regular file, is refused);
 - at most: ``checkpoint`` 1 MiB; a hash tile its width * 32 bytes (8,192); an entry bundle
   its width * (2 + 65,535) bytes; ``statement.txt`` 65,535; ``log.pub`` 4,096; a view the
-  size the publisher would generate (when mirroring: 1 MiB + 256 KiB per entry). A longer
+  size the publisher would generate (when mirroring: 1 MiB + 256 KiB per entry it covers). A longer
   file or response is cut off at the limit and reported.
 
 Over http(s) (urllib, standard library): ``Accept-Encoding: identity`` (the limits count the
@@ -40,25 +42,38 @@ every entry, are then not compared.
 from __future__ import annotations
 
 import base64
-import enum
 import hashlib
 import http.client
-import json
 import os
 import stat
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final, Protocol
 
 import attrs
 
 from ledger.audit import LedgerSource, check_ledger_file, check_source
-from ledger.cose import decode_endorsement
-from ledger.entry import decode_entry
+from ledger.bundle_views import (
+    ENTRIES_PAGE_TAIL,
+    ENTRIES_SCHEMA,
+    PAGE_ENTRIES,
+    entries_index,
+    entries_json_row,
+    entries_page,
+    entries_page_head,
+    entries_page_path,
+    is_page_path,
+    list_page_path,
+    list_pages,
+    page_count,
+    page_of,
+    render_page,
+    split_list,
+)
 from ledger.errors import FormatError, LedgerError, StoreError, UsageError, VerificationError
 from ledger.html import render_index_html
 from ledger.keys import VerifyingKey
@@ -66,7 +81,8 @@ from ledger.merkle import hash_leaf
 from ledger.model import Genesis
 from ledger.note import parse_checkpoint, parse_note
 from ledger.policy import Policy
-from ledger.render import format_time, inert
+from ledger.progress import Progress
+from ledger.render import inert
 from ledger.store import open_store
 from ledger.tiles import (
     TILE_HEIGHT,
@@ -91,7 +107,6 @@ ENTRIES_JSON: Final = "entries.json"
 INDEX_HTML: Final = "index.html"
 README: Final = "README.txt"
 FIXED_FILES: Final = (CHECKPOINT, STATEMENT, LOG_PUB, ENTRIES_JSON, INDEX_HTML, README)
-ENTRIES_SCHEMA: Final = "endorsement-ledger/entries/v1"
 SOURCE_HINT: Final = "<this directory or its URL>"
 # A Content-Length longer than this is malformed (no limit we apply is near 10^18 bytes), and
 # int() of thousands of digits would raise ValueError (Python's conversion limit).
@@ -107,8 +122,18 @@ MAX_VIEW_BYTES_PER_ENTRY: Final = 1 << 18  # an entry of 65,535 bytes, base64 an
 
 
 def view_limit(size: int) -> int:
-    """The largest ``entries.json``, ``index.html`` or ``README.txt`` of a ``size``-entry log."""
+    """The largest view (``entries.json``, a page...) of a ``size``-entry log or page."""
     return MAX_VIEW_BYTES_BASE + size * MAX_VIEW_BYTES_PER_ENTRY
+
+
+def view_files(size: int) -> list[tuple[str, int]]:
+    """Every view of a ``size``-entry bundle with its size limit: pages, then the summaries."""
+    pages = [
+        (path(k), view_limit(PAGE_ENTRIES))
+        for k in range(page_count(size))
+        for path in (entries_page_path, list_page_path)
+    ]
+    return [*pages, *((name, view_limit(size)) for name in (ENTRIES_JSON, INDEX_HTML, README))]
 
 
 DEFAULT_TIMEOUT: Final = 30.0
@@ -141,7 +166,7 @@ def read_file(fetcher: Fetcher, path: str, limit: int) -> bytes:
 
 
 def _check_path(path: str) -> None:
-    if path not in FIXED_FILES:
+    if path not in FIXED_FILES and not is_page_path(path):
         parse_tile_path(path)  # a canonical tile path, built from numbers, or nothing
 
 
@@ -360,87 +385,6 @@ def log_pub_file(genesis: Genesis) -> bytes:
     return genesis.log_key.encode("utf-8") + b"\n"
 
 
-def entries_json_head() -> bytes:
-    """The start of ``entries.json``, before the first entry's row."""
-    return f'{{\n  "schema": "{ENTRIES_SCHEMA}",\n  "entries": [\n'.encode()
-
-
-def entries_json_row(seq: int, raw: bytes) -> bytes:
-    """One entry's line of ``entries.json`` (with the separator before it, after entry 0).
-
-    Raises:
-        FormatError: the entry or its endorsement does not decode.
-    """
-    row = json.dumps(entry_json(seq, raw), ensure_ascii=False, separators=(", ", ": "))
-    return ("    " if seq == 0 else ",\n    ").encode() + row.encode("utf-8")
-
-
-def entries_json_tail(report: Report) -> bytes:
-    """The end of ``entries.json``: what the rows add up to, from the verified report."""
-    cp = report.checkpoint
-    summary = {
-        "size": report.size,
-        "root": _b64(report.root),
-        "statement_hash": None
-        if report.statement_hash is None
-        else f"sha256:{report.statement_hash.hex()}",
-        "checkpoint": None if cp is None else {"origin": cp.origin, "size": cp.size},
-    }
-    body = json.dumps(summary, ensure_ascii=False, indent=2)[1:-2]  # the fields, no braces
-    return f"\n  ],{body}\n}}\n".encode()
-
-
-def entry_json(seq: int, raw: bytes) -> dict[str, Any]:
-    """One entry as JSON: position, leaf hash, raw bytes (base64) and every decoded field.
-
-    Generic over the model's fields, so new fields and actions appear without changes here.
-
-    Raises:
-        FormatError: the entry or its endorsement does not decode.
-    """
-    entry = decode_entry(raw)
-    row: dict[str, Any] = {
-        "index": seq,
-        "leaf_hash": hash_leaf(raw).hex(),
-        "raw": _b64(raw),
-        "recorded_at_utc": format_time(entry.recorded_at),
-    }
-    row["entry"] = {
-        name: _json_value(value)
-        for name, value in attrs.asdict(entry, recurse=False).items()
-        if name != "body"
-    }
-    if isinstance(entry.body, Genesis):
-        row["genesis"] = attrs.asdict(entry.body)
-        return row
-    signed = decode_endorsement(entry.body)
-    fields = attrs.asdict(signed.endorsement, recurse=False)
-    row["endorsement"] = {name: _json_value(value) for name, value in fields.items()}
-    row["endorsement"]["signed_at_utc"] = format_time(signed.endorsement.signed_at)
-    row["signer"] = {
-        "key_id": signed.key_id.hex(),
-        "fingerprint": _fingerprint(signed.endorsement.public_key),
-        "issuer": signed.issuer,
-        "subject": signed.subject,
-    }
-    return row
-
-
-def _json_value(value: object) -> object:
-    if isinstance(value, bytes):
-        return value.hex()
-    if isinstance(value, enum.Enum):
-        return value.name.lower().replace("_", "-")
-    return value
-
-
-def _fingerprint(raw: bytes) -> str | None:
-    try:
-        return VerifyingKey.from_raw("key", raw).fingerprint
-    except LedgerError:
-        return None
-
-
 def render_readme(report: Report) -> str:
     """``README.txt``: what the bundle is, how to verify it, and the checkpoint it holds.
 
@@ -485,16 +429,75 @@ Files:
   tile/           the Merkle tree hashes and the entries (C2SP tlog-tiles)
   statement.txt   the canonical statement text
   log.pub         the log's public key (C2SP signed-note verifier key)
-  entries.json    every entry decoded, schema {ENTRIES_SCHEMA}
-  index.html      the statement and its signatories, for people
+  entries.json    the pages of entries, schema {ENTRIES_SCHEMA}
+  entries/        every entry decoded, {PAGE_ENTRIES} entries a page
+  index.html      the statement and the verification, for people
+  list/           the signatories, by the entries that recorded them
 """
 
 
-def render_index(report: Report, *, statement_text: str, checkpoint: bytes) -> str:
-    """``index.html`` (``ledger.html.render_index_html``), independent of where it is served."""
+def render_index(
+    report: Report,
+    *,
+    statement_text: str,
+    checkpoint: bytes,
+    counts: tuple[int, int, int] | None = None,
+) -> str:
+    """``index.html`` (``ledger.html.render_index_html``), independent of where it is served.
+
+    Args:
+        report: the published report (``published_report``).
+        statement_text: the statement text.
+        checkpoint: the checkpoint note published.
+        counts: current signatories, departures and flags (default: the report's lists').
+    """
+    if counts is None:
+        counts = (len(report.signatories), len(report.departed), len(report.flags))
+    signatories, departed, flags = counts
+    pages = list_pages(report.size, signatories=signatories, departed=departed, flags=flags)
     return render_index_html(
-        report, statement_text=statement_text, checkpoint=checkpoint, source_hint=SOURCE_HINT
+        report,
+        statement_text=statement_text,
+        checkpoint=checkpoint,
+        source_hint=SOURCE_HINT,
+        pages=pages,
     )
+
+
+def generate_views(
+    report: Report, entries: Iterable[tuple[int, bytes]], *, checkpoint: bytes
+) -> dict[str, bytes]:
+    """Every view of a bundle, all at once (``ledger publish`` writes them as it goes).
+
+    Args:
+        report: the full, verified report of the entries.
+        entries: ``(seq, entry)`` of every entry, in order.
+        checkpoint: the checkpoint note published.
+
+    Returns:
+        Bundle path to bytes, for the pages and the summaries.
+
+    Raises:
+        UsageError: the report has no genesis entry or checkpoint.
+        FormatError: an entry does not decode.
+    """
+    genesis = report.genesis
+    if genesis is None:
+        raise UsageError("a bundle's views describe a verified ledger")
+    view = published_report(report)
+    files: dict[str, bytes] = {}
+    by_page: dict[int, list[tuple[int, bytes]]] = {}
+    for seq, raw in entries:
+        by_page.setdefault(page_of(seq), []).append((seq, raw))
+    for k in range(page_count(view.size)):
+        files[entries_page_path(k)] = entries_page(k, by_page.get(k, []))
+    for page in split_list(view):
+        files[list_page_path(page.page)] = render_page(page, title=genesis.title, size=view.size)
+    files[ENTRIES_JSON] = entries_index(view)
+    text = genesis.statement_text
+    files[INDEX_HTML] = render_index(view, statement_text=text, checkpoint=checkpoint).encode()
+    files[README] = render_readme(view).encode("utf-8")
+    return files
 
 
 def _b64(value: bytes) -> str:
@@ -523,7 +526,8 @@ class BundleSource:
         self.location = fetcher.location
         self.problems: list[Problem] = []
         self.note: bytes | None = None
-        self.rows: tuple[Any, int] | None = None  # sha256 and length of entries.json's rows
+        # sha256 and length of each entries/<k>.json the entries imply (None: one did not decode)
+        self.pages: dict[int, tuple[Any, int]] | None = None
         self.resumed_root: bytes | None = None
         self._size = 0
         self._tiles: dict[HashTile, list[bytes]] = {}
@@ -637,7 +641,7 @@ class BundleSource:
             level += 1
         builder = TileBuilder.resume(start, pending)
         self.resumed_root = builder.root()
-        return _TileCheck(self, builder, rows=False)
+        return _TileCheck(self, builder, pages=False)
 
     def tile_hashes(self, tile: HashTile) -> list[bytes]:
         """The hashes of a served tile (cached: a proof reads a few tiles several times).
@@ -670,31 +674,49 @@ class BundleSource:
 
 
 class _TileCheck:
-    """Builds the tiles from the entries as they stream by and compares the served ones."""
+    """Builds the tiles from the entries as they stream by and compares the served ones.
 
-    def __init__(self, source: BundleSource, builder: TileBuilder, *, rows: bool = True) -> None:
+    With ``pages``, it also hashes the ``entries/<k>.json`` the entries imply, page by page.
+    """
+
+    def __init__(self, source: BundleSource, builder: TileBuilder, *, pages: bool = True) -> None:
         self._source = source
         self._builder = builder
-        self._rows: Any = hashlib.sha256(entries_json_head()) if rows else None
-        self._length = len(entries_json_head())
+        self._pages: dict[int, tuple[Any, int]] | None = {} if pages else None
+        self._page: tuple[int, Any, int] | None = None  # page, sha256, length so far
 
     def feed(self, seq: int, raw: bytes) -> None:
         for tile, data in self._builder.append(hash_leaf(raw)):
             self._compare(tile, data)
-        if self._rows is not None:
-            try:
-                row = entries_json_row(seq, raw)
-            except FormatError:
-                self._rows = None  # the entry does not decode: reported by the entry checks
-                return
-            self._rows.update(row)
-            self._length += len(row)
+        if self._pages is None:
+            return
+        try:
+            row = entries_json_row(seq, raw)
+        except FormatError:
+            self._pages = None  # the entry does not decode: reported by the entry checks
+            return
+        if seq % PAGE_ENTRIES == 0:
+            self._close_page()
+            head = entries_page_head(page_of(seq))
+            self._page = (page_of(seq), hashlib.sha256(head), len(head))
+        if self._page is not None:
+            page, digest, length = self._page
+            digest.update(row)
+            self._page = (page, digest, length + len(row))
+
+    def _close_page(self) -> None:
+        if self._page is not None and self._pages is not None:
+            page, digest, length = self._page
+            digest.update(ENTRIES_PAGE_TAIL)
+            self._pages[page] = (digest, length + len(ENTRIES_PAGE_TAIL))
+        self._page = None
 
     def finish(self) -> None:
         for tile, data in self._builder.partial_tiles():
             self._compare(tile, data)
-        if self._rows is not None:
-            self._source.rows = (self._rows, self._length)
+        self._close_page()
+        if self._pages is not None:
+            self._source.pages = self._pages
 
     def _compare(self, tile: HashTile, expected: bytes) -> None:
         try:
@@ -752,6 +774,7 @@ def check_location(
     policy: Policy | None = None,
     incremental: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
+    progress: Progress | None = None,
 ) -> Report:
     """Verify a ledger file, a bundle directory or a bundle URL (``check_bundle`` arguments)."""
     options: dict[str, Any] = {
@@ -760,6 +783,7 @@ def check_location(
         "log_key": log_key,
         "policy": policy,
         "incremental": incremental,
+        "progress": progress,
     }
     if is_bundle_location(location):
         return check_bundle(location, timeout=timeout, **options)
@@ -775,6 +799,7 @@ def check_bundle(
     policy: Policy | None = None,
     incremental: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
+    progress: Progress | None = None,
 ) -> Report:
     """Verify a published bundle: the ledger's checks, then the "bundle" check.
 
@@ -783,6 +808,7 @@ def check_bundle(
         statement, saved_checkpoint, log_key, policy, incremental: as for
             ``check_ledger_file``; ``log_key`` is also compared with ``log.pub``.
         timeout: seconds each http(s) request may take.
+        progress: called with (entries checked, entries to check) now and then.
 
     Returns:
         The report; damaged bundle files are problems of check "bundle", naming the file.
@@ -802,6 +828,7 @@ def check_bundle(
         log_key=log_key,
         policy=policy,
         incremental=incremental,
+        progress=progress,
     )
     problems = [*source.problems, *_check_files(source, report, log_key)]
     return attrs.evolve(
@@ -841,12 +868,17 @@ def _check_files(
         return found  # the views list every entry: compared only when all of them verified
     index = render_index(view, statement_text=genesis.statement_text, checkpoint=source.note)
     found += _compare(source, INDEX_HTML, index.encode("utf-8"), stale)
-    if source.rows is not None:
-        rows, length = source.rows
-        tail = entries_json_tail(view)
-        expected = rows.copy()
-        expected.update(tail)
-        found += _compare_digest(source, ENTRIES_JSON, expected.digest(), length + len(tail), stale)
+    found += _compare(source, ENTRIES_JSON, entries_index(view), stale)
+    for page in split_list(view):
+        html = render_page(page, title=genesis.title, size=view.size)
+        found += _compare(source, list_page_path(page.page), html, stale)
+    if source.pages is not None:
+        for k in range(page_count(view.size)):
+            digest, length = source.pages.get(k, (None, 0))
+            if digest is None:
+                found.append(_problem(entries_page_path(k), stale))
+                continue
+            found += _compare_digest(source, entries_page_path(k), digest.digest(), length, stale)
     return found
 
 

@@ -45,6 +45,7 @@ from ledger.note import (
     parse_signature_lines,
     sign_checkpoint,
 )
+from ledger.progress import Progress
 from ledger.proofs import ConsistencyProof, InclusionProof, prove_consistency, prove_inclusion
 from ledger.statement import canonicalize
 from ledger.store import SqliteStore, StoreWriter, create_store, open_store
@@ -196,6 +197,7 @@ class Ledger:
         atomic: bool = False,
         allow_similar: bool = False,
         now: int | None = None,
+        progress: Progress | None = None,
     ) -> AppendResult:
         """Verify signed statements and append the valid ones durably in one transaction.
 
@@ -211,6 +213,7 @@ class Ledger:
                 name already on the list under another key; by default it is refused with the
                 reason, for a person to look at.
             now: the record time (default: the clock; never earlier than the tip's time).
+            progress: called with (statements checked, statements given) as each is checked.
 
         Returns:
             What was appended (label, sequence number), what was rejected with reasons, and
@@ -224,7 +227,9 @@ class Ledger:
         when = max(_now(now), self._tip_time())
         checked: list[tuple[str, SignedEndorsement, VerifyingKey]] = []
         rejected: list[Rejected] = []
-        for label, cose in endorsements:
+        for done, (label, cose) in enumerate(endorsements):
+            if progress is not None:
+                progress(done, len(endorsements))
             try:
                 signed, key = self._verified(cose, when)
             except (FormatError, VerificationError) as exc:

@@ -1,4 +1,4 @@
-"""The bundle's human-readable page (``index.html``) and a Markdown summary for journalists.
+"""The bundle's human-readable pages (``index.html``, ``list/<k>.html``) and a Markdown summary.
 
 Pure: values in, a string out; no clock, no I/O. The same inputs give the same bytes, so a
 bundle verifier can regenerate ``index.html`` and compare (DESIGN §2, published bundle).
@@ -6,9 +6,10 @@ bundle verifier can regenerate ``index.html`` and compare (DESIGN §2, published
 Every text that came from an endorsement, the genesis entry, a checkpoint or the caller goes
 through ``_shown`` (control, format and bidirectional characters made visible with
 ``render.inert``) and then ``html.escape(quote=True)``; names sit in ``<bdi>`` so that a
-right-to-left name cannot reorder the text around it. The page has no script, no external
-resource and no link, and its Content-Security-Policy forbids every fetch, so it reads the same
-offline, archived or printed. The Markdown summary escapes the characters that would start
+right-to-left name cannot reorder the text around it. The pages have no script, no external
+resource and no link out of the bundle (a bundle's pages link to each other by relative URLs),
+and their Content-Security-Policy forbids every fetch, so they read the same offline, archived
+or printed. The Markdown summary escapes the characters that would start
 markup (links, images, code, emphasis, raw HTML).
 """
 
@@ -21,7 +22,9 @@ import re
 import shlex
 from typing import Final
 
-from ledger.findings import CHECKS, Departure, Report, Signatory
+from attrs import frozen
+
+from ledger.findings import CHECKS, Departure, Problem, Report, Signatory
 from ledger.model import CheckpointInfo
 from ledger.note import parse_checkpoint, parse_note
 from ledger.render import CHECK_TEXT, NOT_RUN_TEXT, check_status, inert, not_proven
@@ -86,8 +89,29 @@ def quotable_fingerprint(statement_hash: bytes, checkpoint: CheckpointInfo | Non
     return f"{head} / size {checkpoint.size} / root {_b64(checkpoint.root)[:16]}…"
 
 
+@frozen
+class ListPages:
+    """The list as a published bundle splits it: counts, and the pages that show it.
+
+    Attributes:
+        signatories: current signatories; departed: no longer on the list; flags: look-alike
+            flags (each page lists its own).
+        links: ``(relative URL, label)`` of each page, in order.
+    """
+
+    signatories: int
+    departed: int
+    flags: int
+    links: tuple[tuple[str, str], ...]
+
+
 def render_index_html(
-    report: Report, *, statement_text: str, checkpoint: bytes | None, source_hint: str
+    report: Report,
+    *,
+    statement_text: str,
+    checkpoint: bytes | None,
+    source_hint: str,
+    pages: ListPages | None = None,
 ) -> str:
     """The bundle's ``index.html``: statement, verdict, signatories, checkpoint, how to verify.
 
@@ -96,6 +120,9 @@ def render_index_html(
         statement_text: the canonical statement text (as in ``statement.txt``).
         checkpoint: the bundle's checkpoint (signed note bytes), if it has one.
         source_hint: where readers fetch the bundle from (URL or path), for the commands.
+        pages: the list is on separate pages (a published bundle): the page links and the
+            counts replace the lists of signatories, departures and flags, which ``report``
+            then need not hold.
 
     Returns:
         A self-contained HTML document (no script, no external resource); deterministic.
@@ -118,6 +145,12 @@ def render_index_html(
     if report.closed_at is not None:
         facts.append(("Closed", f"to new signatories at entry {report.closed_at}"))
     not_proven_items = "".join(f"<li>{_h(item)}</li>\n" for item in not_proven(report))
+    if pages is None:
+        current = len(report.signatories)
+        lists = _signatories_section(report.signatories) + _departed_section(report.departed)
+    else:
+        current = pages.signatories
+        lists = _pages_section(pages)
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
@@ -126,15 +159,14 @@ def render_index_html(
         f"<title>{title}: signatories</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
         '<header>\n<p class="kicker">Signatory list · endorsement ledger</p>\n'
         f"<h1><bdi>{title}</bdi></h1>\n"
-        f'<p class="verdict {"ok" if report.ok else "fail"}">{_h(_verdict(report))}<br>'
+        f'<p class="verdict {"ok" if report.ok else "fail"}">{_h(_verdict(report, current))}<br>'
         '<span class="small">The publisher\'s verification when this page was made. Do not '
         "take the page's word for it: verify it yourself (below).</span></p>\n"
         f"{_facts(facts)}</header>\n<main>\n"
         + _statement_section(statement_text, digest)
-        + _signatories_section(report.signatories)
-        + _departed_section(report.departed)
+        + lists
         + _checkpoint_section(report, info, note_text)
-        + _checks_section(report)
+        + _checks_section(report, pages)
         + _section("not-proven", "What this does not prove", f"<ul>\n{not_proven_items}</ul>\n")
         + _verify_section(digest, info, source_hint)
         + "</main>\n</body>\n</html>\n"
@@ -254,7 +286,69 @@ def _checkpoint_section(report: Report, info: CheckpointInfo | None, note: str |
     return _section("checkpoint", "Checkpoint", body)
 
 
-def _checks_section(report: Report) -> str:
+def render_list_page(
+    *,
+    title: str,
+    first: int,
+    last: int | None,
+    signatories: tuple[Signatory, ...],
+    departed: tuple[Departure, ...],
+    flags: tuple[Problem, ...],
+    index_href: str,
+) -> str:
+    """One page of a published bundle's list: what became of the endorsements of some entries.
+
+    Args:
+        title: the statement's title (from the genesis entry).
+        first, last: the entries the page covers (``last`` None: the latest page, open-ended).
+        signatories: current signatories whose endorsement is one of those entries.
+        departed: those entries' endorsements that are no longer on the list.
+        flags: the look-alike flags of those entries.
+        index_href: the relative URL of the bundle's ``index.html``.
+
+    Returns:
+        A self-contained HTML document (no script, no external resource); deterministic.
+    """
+    span = f"entries {first} to {last}" if last is not None else f"entries {first} and after"
+    heading = _h(title)
+    body = (
+        f'<p><a href="{_h(index_href)}">Statement, verification and every page</a></p>\n'
+        + _signatories_section(signatories)
+        + _departed_section(departed)
+    )
+    if flags:
+        items = "".join(f"<li><bdi>{_h(str(flag))}</bdi></li>\n" for flag in flags)
+        body += _section("flags", f"Not failures, but worth a look ({len(flags)})", items)
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
+        '<meta name="referrer" content="no-referrer">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{heading}: signatories, {span}</title>\n<style>{STYLE}</style>\n</head>\n"
+        '<body>\n<header>\n<p class="kicker">Signatory list · endorsement ledger · '
+        f"{span}</p>\n<h1><bdi>{heading}</bdi></h1>\n</header>\n<main>\n{body}</main>\n"
+        "</body>\n</html>\n"
+    )
+
+
+def _pages_section(pages: ListPages) -> str:
+    items = "".join(
+        f'<li><a href="{_h(href)}">{_h(label)}</a></li>\n' for href, label in pages.links
+    )
+    flagged = (
+        f"; {pages.flags} look-alike name(s) flagged (not failures, but worth a look)"
+        if pages.flags
+        else ""
+    )
+    body = (
+        f"<p>{pages.signatories} current signatories; {pages.departed} no longer on the "
+        f"list{flagged}. The list is shown by the entries that recorded the endorsements, "
+        f"{len(pages.links)} page(s):</p>\n<ul>\n{items}</ul>\n"
+    )
+    return _section("signatories", f"Signatories ({pages.signatories})", body)
+
+
+def _checks_section(report: Report, pages: ListPages | None = None) -> str:
     items = []
     for check in CHECKS:
         status = check_status(report, check)
@@ -277,7 +371,12 @@ def _checks_section(report: Report) -> str:
             f"<li><bdi>{_h(str(problem))}</bdi></li>\n" for problem in report.problems
         )
         body += (more if report.problems_truncated else "") + "</ul>\n"
-    if report.flags:
+    if pages is not None and pages.flags:
+        body += (
+            f"<h3>Not failures, but worth a look ({pages.flags})</h3>\n<p>Look-alike names: "
+            "each page of the list shows its own.</p>\n"
+        )
+    elif report.flags:
         body += f"<h3>Not failures, but worth a look ({len(report.flags)})</h3>\n<ul>\n"
         body += "".join(f"<li><bdi>{_h(str(flag))}</bdi></li>\n" for flag in report.flags)
         body += "</ul>\n"
@@ -313,12 +412,13 @@ def _facts(pairs: list[tuple[str, str]]) -> str:
     return f'<dl class="facts">\n{rows}</dl>\n'
 
 
-def _verdict(report: Report) -> str:
+def _verdict(report: Report, current: int | None = None) -> str:
+    count = len(report.signatories) if current is None else current
     if report.ok:
-        return f"Verified: {report.size} entries, {len(report.signatories)} current signatories"
+        return f"Verified: {report.size} entries, {count} current signatories"
     return (
         f"Does not verify: {len(report.problems)} problem(s) in {report.size} entries; "
-        f"{len(report.signatories)} signatories from the entries that verified"
+        f"{count} signatories from the entries that verified"
     )
 
 
