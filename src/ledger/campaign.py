@@ -506,11 +506,10 @@ class Ledger:
             ) from None
 
     def _size_arg(self, size: int | None) -> int:
-        total = self.size
         if size is None:
-            return total
-        if not 0 <= size <= total:
-            raise UsageError(f"size {size} is out of range: the ledger has {total} entries")
+            return self.size
+        if not self.store.covers(size):  # from memory when a read has shown that many
+            raise UsageError(f"size {size} is out of range: the ledger has {self.size} entries")
         return size
 
     def iter_raw(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, bytes]]:

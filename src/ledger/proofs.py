@@ -79,32 +79,38 @@ class ConsistencyProof:
 def prove_inclusion(source: merkle.SubtreeSource, index: int, size: int) -> InclusionProof:
     """Build the inclusion proof of leaf ``index`` in the tree of ``size`` leaves.
 
+    The path, the leaf and the root are planned together and read in one batch (one query
+    from the SQLite store).
+
     Raises:
         UsageError: ``index >= size``.
     """
-    path = merkle.prove_inclusion(source, index, size)
-    return InclusionProof(
-        index=index,
-        size=size,
-        leaf_hash=source.subtree_hash(0, index),
-        root=merkle.root(source, size),
-        proof=tuple(path),
-    )
+    ranges = merkle.inclusion_ranges(index, size)
+    *path, leaf_hash, root = merkle.range_hashes(source, [*ranges, (index, index + 1), (0, size)])
+    return InclusionProof(index=index, size=size, leaf_hash=leaf_hash, root=root, proof=tuple(path))
 
 
 def prove_consistency(source: merkle.SubtreeSource, old_size: int, size: int) -> ConsistencyProof:
     """Build the consistency proof from ``old_size`` to ``size`` leaves.
 
+    The proof and both roots are planned together and read in one batch (one query from the
+    SQLite store).
+
     Raises:
         UsageError: ``old_size > size``.
     """
-    path = merkle.prove_consistency(source, old_size, size)
+    ranges = merkle.consistency_ranges(old_size, size)
+    roots = [(0, n) for n in (old_size, size) if n > 0]  # MTH of the empty tree is a constant
+    hashes = merkle.range_hashes(source, [*ranges, *roots])
+    ends = hashes[len(ranges) :]
+    root = ends.pop() if size > 0 else merkle.EMPTY_ROOT
+    old_root = ends.pop() if old_size > 0 else merkle.EMPTY_ROOT
     return ConsistencyProof(
         old_size=old_size,
         size=size,
-        old_root=merkle.root(source, old_size),
-        root=merkle.root(source, size),
-        proof=tuple(path),
+        old_root=old_root,
+        root=root,
+        proof=tuple(hashes[: len(ranges)]),
     )
 
 
