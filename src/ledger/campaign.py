@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 
@@ -45,7 +46,16 @@ from ledger.note import (
     parse_signature_lines,
     sign_checkpoint,
 )
-from ledger.proofs import ConsistencyProof, InclusionProof, prove_consistency, prove_inclusion
+from ledger.proofs import (
+    ConsistencyProof,
+    InclusionProof,
+    consistency_plan,
+    consistency_proof,
+    inclusion_plan,
+    inclusion_proof,
+    prove_consistency,
+    prove_inclusion,
+)
 from ledger.statement import canonicalize
 from ledger.store import SqliteStore, StoreWriter, create_store, open_store
 from ledger.verify import Report, check_entries
@@ -445,6 +455,9 @@ class Ledger:
         Raises:
             UsageError: ``index`` or ``size`` out of range.
         """
+        if size is None:  # the size and the nodes in one read
+            size, hashes = self.store.current_range_hashes(partial(inclusion_plan, index))
+            return inclusion_proof(index, size, hashes)
         return prove_inclusion(self.store, index, self._size_arg(size))
 
     def prove_consistency(self, old_size: int, size: int | None = None) -> ConsistencyProof:
@@ -453,6 +466,9 @@ class Ledger:
         Raises:
             UsageError: sizes out of range.
         """
+        if size is None:  # the size and the nodes in one read
+            size, hashes = self.store.current_range_hashes(partial(consistency_plan, old_size))
+            return consistency_proof(old_size, size, hashes)
         return prove_consistency(self.store, old_size, self._size_arg(size))
 
     def tlog_proof(self, index: int) -> bytes:

@@ -29,6 +29,7 @@ BUSY_TIMEOUT_MS: Final = 30_000
 _ITER_BATCH: Final = 4096
 _SELECT_SIZE: Final = "SELECT COALESCE(MAX(seq) + 1, 0) FROM entries"
 _RANGES_KEPT: Final = 512  # MTH of ranges of several subtrees kept in memory (~100 KB)
+_PROOF_PAGE_CACHE_KIB: Final = 16_384  # SQLite's page cache once proofs are read (default 2 MB)
 _NODES_PER_QUERY: Final = 200  # 400 parameters: under every SQLite build's limit (999)
 
 _SCHEMA: Final = """
@@ -66,6 +67,7 @@ class SqliteStore:
         self._cache = NodeCache()
         self._ranges: dict[tuple[int, int], bytes] = {}  # MTH of ranges of several subtrees
         self._committed_size = 0  # the largest size a committed read has shown
+        self._serving = False  # whether the page cache was sized for proofs yet
 
     @classmethod
     def create(cls, path: Path) -> SqliteStore:
@@ -143,10 +145,15 @@ class SqliteStore:
             size = int(self._db.execute(_SELECT_SIZE).fetchone()[0])
         except sqlite3.Error as exc:
             raise StoreError(f"{self._path}: read failed, the file is damaged ({exc})") from None
-        if not self._db.in_transaction:  # committed: entries are never removed
-            self._committed_size = max(self._committed_size, size)
-            self._cache.fit(size)
+        if not self._db.in_transaction:
+            self._saw_committed_size(size)
         return size
+
+    def _saw_committed_size(self, size: int) -> None:
+        # Committed entries are never removed: the largest size seen is a lower bound for good.
+        if size > self._committed_size:
+            self._committed_size = size
+            self._cache.fit(size)
 
     def covers(self, size: int) -> bool:
         """Whether the ledger has at least ``size`` entries.
@@ -275,16 +282,56 @@ class SqliteStore:
             self._read_nodes(missing, found)
         return found
 
+    def current_range_hashes(
+        self, plan: Callable[[int], Sequence[tuple[int, int]]]
+    ) -> tuple[int, list[bytes]]:
+        """The number of entries n now, and :meth:`range_hashes` of ``plan(n)``.
+
+        For a proof "at the current size" without a statement just for the size: one
+        statement reads the size together with the nodes planned for the size a committed
+        read showed last; only if the ledger has grown since are the ranges planned again and
+        read for the new size. The size and the nodes come from one snapshot.
+
+        Raises:
+            UsageError: ``plan(n)`` raises it (e.g. an index beyond the ledger).
+            StoreError: a node is missing or damaged.
+        """
+        guess = self._committed_size
+        try:
+            ranges = plan(guess) if guess > 0 else None
+        except UsageError:  # e.g. an index beyond the size seen last: plan for the size now
+            ranges = None
+        if ranges is None:
+            size = self.size()
+            return size, self.range_hashes(plan(size))
+        plans, found, missing = self._plan(ranges)
+        size = self._read_nodes(missing, found, with_size=True)
+        if size != guess:
+            return size, self.range_hashes(plan(size))
+        return size, self._finish(ranges, plans, found)
+
     def _read_nodes(
-        self, nodes: list[tuple[int, int]], found: dict[tuple[int, int], bytes]
-    ) -> None:
-        # Only nodes read outside our own write transaction are committed: cache those alone.
+        self,
+        nodes: list[tuple[int, int]],
+        found: dict[tuple[int, int], bytes],
+        *,
+        with_size: bool = False,
+    ) -> int:
+        """Read ``nodes`` into ``found`` (StoreError if one is missing) and, if asked, the size.
+
+        Returns the number of entries when ``with_size``, else -1.
+        """
+        # Only what is read outside our own write transaction is committed: cache that alone.
         committed = not self._db.in_transaction
-        for start in range(0, len(nodes), _NODES_PER_QUERY):
+        if committed and not self._serving:
+            self._serve_proofs()
+        cache, floor = self._cache, self._cache.floor
+        size = -1
+        for start in range(0, max(len(nodes), with_size), _NODES_PER_QUERY):  # once for the size
             chunk = nodes[start : start + _NODES_PER_QUERY]
             leaves = [index for level, index in chunk if level == 0]
             inner = [value for node in chunk if node[0] > 0 for value in node]
-            sql = _select_nodes(len(leaves), len(inner) // 2)
+            sql = _select_nodes(len(leaves), len(inner) // 2, with_size and start == 0)
             try:
                 rows = self._db.execute(sql, (*leaves, *inner)).fetchall()
             except (sqlite3.Error, OverflowError) as exc:
@@ -292,17 +339,39 @@ class SqliteStore:
                     f"{self._path}: read failed, the file is damaged ({exc})"
                 ) from None
             for level, index, value in rows:
-                node = (level, index)
+                if level < 0:  # the size row
+                    size = int(index)
+                    continue
                 if type(value) is not bytes or len(value) != HASH_SIZE:
-                    what = f"the leaf hash of entry {index}" if level == 0 else f"tree node {node}"
-                    raise StoreError(f"{self._path}: {what} is not a hash (damaged file)")
-                found[node] = value
-                if committed:
-                    self._cache.add(node, value)
-            for level, index in chunk:
-                if (level, index) not in found:
-                    what = f"entry {index}" if level == 0 else f"tree node ({level}, {index})"
-                    raise StoreError(f"{self._path}: no {what}")
+                    what = f"the leaf hash of entry {index}" if level == 0 else "tree node"
+                    raise StoreError(
+                        f"{self._path}: {what} ({level}, {index}) is not a hash (damaged file)"
+                    )
+                found[level, index] = value
+                if committed and level >= floor:
+                    cache.add((level, index), value)
+            if len(rows) != len(chunk) + (size >= 0 and start == 0):  # one row per node found
+                for level, index in chunk:
+                    if (level, index) not in found:
+                        what = f"entry {index}" if level == 0 else f"tree node ({level}, {index})"
+                        raise StoreError(f"{self._path}: no {what}")
+        if with_size and committed:
+            self._saw_committed_size(size)
+        return size
+
+    def _serve_proofs(self) -> None:
+        """Give the connection a page cache large enough for the tree's working set.
+
+        SQLite's default (2 MB) holds fewer pages than the interior pages of the two tables of
+        a 10^6-entry ledger, so random node reads went back to the file for pages read a moment
+        before. Raised only once proofs are read, so a verification streaming the entries keeps
+        the default.
+        """
+        self._serving = True
+        try:
+            self._db.execute(f"PRAGMA cache_size = -{_PROOF_PAGE_CACHE_KIB}")
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self._path}: read failed ({exc})") from None
 
     def meta(self, name: str) -> bytes | None:
         """A metadata value, or None."""
@@ -533,17 +602,20 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 @functools.lru_cache(maxsize=256)
-def _select_nodes(leaves: int, inner: int) -> str:
+def _select_nodes(leaves: int, inner: int, with_size: bool = False) -> str:
     """One statement reading ``leaves`` leaf hashes and ``inner`` tree nodes by primary key.
 
-    Rows are ``(level, index, hash)``. Inner nodes come from a join against their list as
-    constant rows, which SQLite plans as a primary-key search per node (a row-value
-    ``IN (VALUES ...)`` would scan the whole table); ``tests/test_store.py`` checks the plan.
+    Rows are ``(level, index, hash)``, and ``(-1, size, NULL)`` first when ``with_size``.
+    Inner nodes come from a join against their list as constant rows, which SQLite plans as a
+    primary-key search per node (a row-value ``IN (VALUES ...)`` would scan the whole table);
+    ``tests/test_store_reads.py`` checks the plan.
     """
+    # Only "?" placeholders are formatted into these statements (S608), never values.
     parts = []
+    if with_size:
+        parts.append("SELECT -1, COALESCE(MAX(seq) + 1, 0), NULL FROM entries")
     if leaves:
         marks = ", ".join("?" * leaves)
-        # Only "?" placeholders are formatted into these statements (S608), never values.
         parts.append(f"SELECT 0, seq, leaf_hash FROM entries WHERE seq IN ({marks})")  # noqa: S608
     if inner:
         pairs = ", ".join(["(?, ?)"] * inner)
