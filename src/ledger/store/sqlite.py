@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from ledger.errors import StoreError, UsageError
 from ledger.merkle import HASH_SIZE, fold_subtrees, hash_children, hash_leaf, perfect_subtrees
-from ledger.store.nodecache import NodeCache
+from ledger.store.nodecache import DEFAULT_CAPACITY, NodeCache
 from ledger.store.state import STATE_SCHEMA, SqliteState
 
 APPLICATION_ID: Final = 0x454C4731  # "ELG1": marks the file as a ledger for `file` and for us
@@ -28,6 +28,7 @@ SCHEMA_VERSION: Final = 2  # 2: lifecycle state tables (keys, orgs)
 BUSY_TIMEOUT_MS: Final = 30_000
 _ITER_BATCH: Final = 4096
 _SELECT_SIZE: Final = "SELECT COALESCE(MAX(seq) + 1, 0) FROM entries"
+_NODE_CACHE_CAPACITY: Final = DEFAULT_CAPACITY  # nodes of the top of the tree kept in memory
 _RANGES_KEPT: Final = 512  # MTH of ranges of several subtrees kept in memory (~100 KB)
 _PROOF_PAGE_CACHE_KIB: Final = 16_384  # SQLite's page cache once proofs are read (default 2 MB)
 _NODES_PER_QUERY: Final = 200  # 400 parameters: under every SQLite build's limit (999)
@@ -64,7 +65,7 @@ class SqliteStore:
         """Wrap an open connection; use ``create`` or ``open`` instead."""
         self._db = connection
         self._path = path
-        self._cache = NodeCache()
+        self._cache = NodeCache(_NODE_CACHE_CAPACITY)
         self._ranges: dict[tuple[int, int], bytes] = {}  # MTH of ranges of several subtrees
         self._committed_size = 0  # the largest size a committed read has shown
         self._serving = False  # whether the page cache was sized for proofs yet
