@@ -197,7 +197,7 @@ class SqliteStore:
         """Hashes of several perfect subtrees (level 0: leaf hashes), in the order asked.
 
         The top of the tree comes from memory (``NodeCache``); the rest is read in one
-        statement per ``_NODES_PER_QUERY`` nodes, each node a primary-key search.
+        statement per 200 nodes, each node a primary-key search.
 
         Raises:
             StoreError: a node is missing (not complete in this ledger) or damaged.
