@@ -338,7 +338,7 @@ def prove_inclusion(source: SubtreeSource, index: int, size: int) -> list[bytes]
     Raises:
         UsageError: a negative argument, or index >= size.
     """
-    return _resolve(source, inclusion_ranges(index, size))
+    return range_hashes(source, inclusion_ranges(index, size))
 
 
 def prove_consistency(source: SubtreeSource, old_size: int, size: int) -> list[bytes]:
@@ -355,7 +355,7 @@ def prove_consistency(source: SubtreeSource, old_size: int, size: int) -> list[b
     Raises:
         UsageError: a negative argument, or old_size > size.
     """
-    return _resolve(source, consistency_ranges(old_size, size))
+    return range_hashes(source, consistency_ranges(old_size, size))
 
 
 def _check_length(proof: Sequence[bytes], expected: int, what: str) -> None:

@@ -6,7 +6,9 @@ before the tip is read), and every append is one transaction: it lands whole or 
 
 Tree: table ``tree`` holds the hash of every perfect subtree of level >= 1 that is complete
 (level 0 is the ``entries.leaf_hash`` column). Appending leaf n writes one row per level that n
-completes, O(log n) amortised 2 rows; a root or proof at any earlier size reads O(log n) rows.
+completes, O(log n) amortised 2 rows; a root or proof at any earlier size reads O(log n) rows,
+all in one statement (``range_hashes``), fewer still as the top of the tree, immutable once
+committed, is kept in memory (``ledger.store.nodecache``).
 """
 
 from __future__ import annotations
