@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 
@@ -46,7 +47,16 @@ from ledger.note import (
     sign_checkpoint,
 )
 from ledger.progress import Progress
-from ledger.proofs import ConsistencyProof, InclusionProof, prove_consistency, prove_inclusion
+from ledger.proofs import (
+    ConsistencyProof,
+    InclusionProof,
+    consistency_plan,
+    consistency_proof,
+    inclusion_plan,
+    inclusion_proof,
+    prove_consistency,
+    prove_inclusion,
+)
 from ledger.statement import canonicalize
 from ledger.store import SqliteStore, StoreWriter, create_store, open_store
 from ledger.verify import Report, check_entries
@@ -458,6 +468,9 @@ class Ledger:
         Raises:
             UsageError: ``index`` or ``size`` out of range.
         """
+        if size is None:  # the size and the nodes in one read
+            size, hashes = self.store.current_range_hashes(partial(inclusion_plan, index))
+            return inclusion_proof(index, size, hashes)
         return prove_inclusion(self.store, index, self._size_arg(size))
 
     def prove_consistency(self, old_size: int, size: int | None = None) -> ConsistencyProof:
@@ -466,6 +479,9 @@ class Ledger:
         Raises:
             UsageError: sizes out of range.
         """
+        if size is None:  # the size and the nodes in one read
+            size, hashes = self.store.current_range_hashes(partial(consistency_plan, old_size))
+            return consistency_proof(old_size, size, hashes)
         return prove_consistency(self.store, old_size, self._size_arg(size))
 
     def tlog_proof(self, index: int) -> bytes:
@@ -519,11 +535,10 @@ class Ledger:
             ) from None
 
     def _size_arg(self, size: int | None) -> int:
-        total = self.size
         if size is None:
-            return total
-        if not 0 <= size <= total:
-            raise UsageError(f"size {size} is out of range: the ledger has {total} entries")
+            return self.size
+        if not self.store.covers(size):  # from memory when a read has shown that many
+            raise UsageError(f"size {size} is out of range: the ledger has {self.size} entries")
         return size
 
     def iter_raw(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, bytes]]:

@@ -17,6 +17,7 @@ from typing import Final, Protocol, runtime_checkable
 from ledger.errors import FormatError, StoreError, UsageError, VerificationError
 
 HASH_SIZE: Final = 32
+_sha256 = hashlib.sha256
 EMPTY_ROOT: Final[bytes] = hashlib.sha256(b"").digest()  # RFC 9162 §2.1.1: MTH({}) = HASH()
 
 _Node = tuple[int, int]  # (level, index) of a perfect subtree
@@ -90,8 +91,8 @@ def _split(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
 
-def _perfect_nodes(start: int, end: int) -> list[_Node]:
-    """Decompose leaves [start, end) into perfect subtrees, largest (leftmost) first.
+def perfect_subtrees(start: int, end: int) -> list[tuple[int, int]]:
+    """Decompose leaves [start, end) into perfect subtrees ``(level, index)``, largest first.
 
     For n = end - start not a power of two, the RFC split k is n's highest set bit, so
     MTH(D[start:end]) = node(MTH of the first 2**a1 leaves, MTH of the rest), and recursing on the
@@ -101,30 +102,98 @@ def _perfect_nodes(start: int, end: int) -> list[_Node]:
     [0, size) qualifies: its start is a multiple of the smallest power of two >= its length
     (true of [0, size); the left half [s, s + k) of [s, s + n) is perfect with k | 2k | s; the
     right half starts at s + k, a multiple of k >= n - k). So RFC subtrees need no other nodes.
+    :func:`fold_subtrees` of their hashes is the range's MTH.
+
+    Raises:
+        UsageError: the range is not made of aligned perfect subtrees (an empty range has none).
     """
     nodes: list[_Node] = []
     while start < end:
         level = (end - start).bit_length() - 1
-        if start % (1 << level):
+        if start & ((1 << level) - 1):
             raise UsageError(f"leaf range starting at {start} is not aligned to perfect subtrees")
         nodes.append((level, start >> level))
         start += 1 << level
     return nodes
 
 
+def fold_subtrees(hashes: Sequence[bytes]) -> bytes:
+    """MTH of a range from the hashes of its :func:`perfect_subtrees`, largest first.
+
+    MTH = node(P1, node(P2, ... Pj)), folded right to left (RFC 9162 §2.1.1 applied to each
+    split at the highest set bit of the length).
+
+    Raises:
+        UsageError: no hashes.
+        FormatError: a hash is not HASH_SIZE bytes.
+    """
+    if not hashes:
+        raise UsageError("a leaf range has at least one perfect subtree")
+    for value in hashes:
+        _check_hash(value, "subtree hash")
+    acc = hashes[-1]
+    for left in reversed(hashes[:-1]):
+        acc = _sha256(b"\x01" + left + acc).digest()  # hash_children, lengths checked above
+    return acc
+
+
+@runtime_checkable
+class RangeSource(SubtreeSource, Protocol):
+    """A :class:`SubtreeSource` that answers the MTH of whole leaf ranges itself.
+
+    A store can then read every node of a proof in one query and keep derived hashes (the
+    root of its current size) between proofs.
+    """
+
+    def range_hashes(self, ranges: Sequence[tuple[int, int]]) -> Sequence[bytes]:
+        """Return MTH of each range ``(start, end)`` made of aligned perfect subtrees, in order.
+
+        Raise UsageError for a negative, empty or unaligned range.
+        """
+        ...
+
+
+def range_hashes(source: SubtreeSource, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+    """MTH of each of several RFC 9162 subtree ranges, reading all their nodes in one batch.
+
+    A proof and the roots it is checked against need O(log n) perfect subtrees in all; a
+    :class:`RangeSource` or :class:`BatchSubtreeSource` (the SQLite store is both) gets them
+    in one call, so one query.
+
+    Args:
+        source: the perfect-subtree hashes.
+        ranges: leaf ranges ``(start, end)``, each non-empty and made of aligned perfect
+            subtrees (as every range of :func:`inclusion_ranges`, :func:`consistency_ranges`,
+            a leaf ``(i, i + 1)`` and a root ``(0, size)`` is).
+
+    Returns:
+        One hash per range, in order.
+
+    Raises:
+        UsageError: a range is empty or not made of aligned perfect subtrees.
+    """
+    answer = getattr(source, "range_hashes", None)
+    if answer is None:
+        for start, end in ranges:
+            if start < 0 or end <= start:
+                raise UsageError(f"leaf range [{start}, {end}) is empty or negative")
+        return _resolve(source, ranges)
+    hashes = list(answer(ranges))
+    if len(hashes) != len(ranges):
+        raise StoreError(f"subtree source returned {len(hashes)} hashes for {len(ranges)} ranges")
+    return hashes
+
+
 def _resolve(source: SubtreeSource, ranges: Sequence[_Range]) -> list[bytes]:
     """MTH of each range, fetching all perfect subtrees in one batch when the source can."""
-    groups = [_perfect_nodes(start, end) for start, end in ranges]
+    groups = [perfect_subtrees(start, end) for start, end in ranges]
     fetched = _fetch(source, [node for group in groups for node in group])
     hashes: list[bytes] = []
     position = 0
     for group in groups:
-        chunk = fetched[position : position + len(group)]
-        position += len(group)
-        acc = chunk[-1]
-        for left in reversed(chunk[:-1]):  # fold right to left: node(P1, node(P2, ...))
-            acc = hash_children(left, acc)
-        hashes.append(acc)
+        end = position + len(group)
+        hashes.append(fold_subtrees(fetched[position:end]))
+        position = end
     return hashes
 
 
@@ -146,7 +215,7 @@ def range_hash(source: SubtreeSource, start: int, end: int) -> bytes:
     _check_natural(start=start, end=end)
     if end <= start:
         raise UsageError(f"leaf range [{start}, {end}) is empty")
-    return _resolve(source, [(start, end)])[0]
+    return range_hashes(source, [(start, end)])[0]
 
 
 def root(source: SubtreeSource, size: int) -> bytes:
@@ -166,7 +235,15 @@ def root(source: SubtreeSource, size: int) -> bytes:
     return EMPTY_ROOT if size == 0 else range_hash(source, 0, size)
 
 
-def _inclusion_ranges(index: int, size: int) -> list[_Range]:
+def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
+    """The leaf ranges whose MTHs make up PATH(index, D[size]), leaf sibling first.
+
+    :func:`prove_inclusion` is :func:`range_hashes` of these; plan them with the leaf and the
+    root to read a whole proof at once.
+
+    Raises:
+        UsageError: a negative argument, or index >= size.
+    """
     _check_natural(index=index, size=size)
     if index >= size:
         raise UsageError(f"leaf index {index} is not in a tree of size {size}")
@@ -174,7 +251,7 @@ def _inclusion_ranges(index: int, size: int) -> list[_Range]:
     ranges: list[_Range] = []
     lo, hi = 0, size
     while hi - lo > 1:
-        mid = lo + _split(hi - lo)
+        mid = lo + (1 << (hi - lo - 1).bit_length() - 1)  # lo + _split(hi - lo), inlined
         if index < mid:  # m < k: PATH(m, D[0:k]) : MTH(D[k:n])
             ranges.append((mid, hi))
             hi = mid
@@ -185,7 +262,14 @@ def _inclusion_ranges(index: int, size: int) -> list[_Range]:
     return ranges
 
 
-def _consistency_ranges(old_size: int, size: int) -> list[_Range]:
+def consistency_ranges(old_size: int, size: int) -> list[tuple[int, int]]:
+    """The leaf ranges whose MTHs make up PROOF(old_size, D[size]), in proof order.
+
+    :func:`prove_consistency` is :func:`range_hashes` of these; empty if old_size is 0 or size.
+
+    Raises:
+        UsageError: a negative argument, or old_size > size.
+    """
     _check_natural(old_size=old_size, size=size)
     if old_size > size:
         raise UsageError(f"old size {old_size} is larger than size {size}")
@@ -195,7 +279,7 @@ def _consistency_ranges(old_size: int, size: int) -> list[_Range]:
     ranges: list[_Range] = []
     lo, hi, known = 0, size, True
     while old_size != hi:  # m < n
-        mid = lo + _split(hi - lo)
+        mid = lo + (1 << (hi - lo - 1).bit_length() - 1)  # lo + _split(hi - lo), inlined
         if old_size <= mid:  # m <= k: SUBPROOF(m, D[0:k], b) : MTH(D[k:n])
             ranges.append((mid, hi))
             hi = mid
@@ -221,7 +305,7 @@ def proof_hash_count_inclusion(index: int, size: int) -> int:
     Raises:
         UsageError: a negative argument, or index >= size.
     """
-    return len(_inclusion_ranges(index, size))
+    return len(inclusion_ranges(index, size))
 
 
 def proof_hash_count_consistency(old_size: int, size: int) -> int:
@@ -237,7 +321,7 @@ def proof_hash_count_consistency(old_size: int, size: int) -> int:
     Raises:
         UsageError: a negative argument, or old_size > size.
     """
-    return len(_consistency_ranges(old_size, size))
+    return len(consistency_ranges(old_size, size))
 
 
 def prove_inclusion(source: SubtreeSource, index: int, size: int) -> list[bytes]:
@@ -254,7 +338,7 @@ def prove_inclusion(source: SubtreeSource, index: int, size: int) -> list[bytes]
     Raises:
         UsageError: a negative argument, or index >= size.
     """
-    return _resolve(source, _inclusion_ranges(index, size))
+    return range_hashes(source, inclusion_ranges(index, size))
 
 
 def prove_consistency(source: SubtreeSource, old_size: int, size: int) -> list[bytes]:
@@ -271,7 +355,7 @@ def prove_consistency(source: SubtreeSource, old_size: int, size: int) -> list[b
     Raises:
         UsageError: a negative argument, or old_size > size.
     """
-    return _resolve(source, _consistency_ranges(old_size, size))
+    return range_hashes(source, consistency_ranges(old_size, size))
 
 
 def _check_length(proof: Sequence[bytes], expected: int, what: str) -> None:
@@ -540,7 +624,7 @@ class CompactRange:
     @classmethod
     def from_source(cls, source: SubtreeSource, size: int) -> CompactRange:
         """The compact range of the first ``size`` leaves of a stored tree (O(log n) reads)."""
-        return cls(size, _fetch(source, _perfect_nodes(0, size)))
+        return cls(size, _fetch(source, perfect_subtrees(0, size)))
 
     @property
     def size(self) -> int:
@@ -573,8 +657,10 @@ class CompactRange:
 
 
 def _fetch(source: SubtreeSource, nodes: Sequence[_Node]) -> list[bytes]:
-    if isinstance(source, BatchSubtreeSource):
-        fetched = list(source.subtree_hashes(nodes))
+    # getattr, not isinstance: a runtime protocol check costs ~10 us, as much as a whole proof.
+    batch = getattr(source, "subtree_hashes", None)
+    if batch is not None:
+        fetched = list(batch(nodes))
         if len(fetched) != len(nodes):
             raise StoreError(f"subtree source returned {len(fetched)} hashes for {len(nodes)}")
         return fetched

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 from typing import Any
 
 from attrs import frozen
@@ -79,32 +80,71 @@ class ConsistencyProof:
 def prove_inclusion(source: merkle.SubtreeSource, index: int, size: int) -> InclusionProof:
     """Build the inclusion proof of leaf ``index`` in the tree of ``size`` leaves.
 
+    The path, the leaf and the root are planned together and read in one batch (one query
+    from the SQLite store).
+
     Raises:
         UsageError: ``index >= size``.
     """
-    path = merkle.prove_inclusion(source, index, size)
-    return InclusionProof(
-        index=index,
-        size=size,
-        leaf_hash=source.subtree_hash(0, index),
-        root=merkle.root(source, size),
-        proof=tuple(path),
-    )
+    return inclusion_proof(index, size, merkle.range_hashes(source, inclusion_plan(index, size)))
+
+
+def inclusion_plan(index: int, size: int) -> list[tuple[int, int]]:
+    """The leaf ranges an inclusion proof needs: its path, then the leaf, then the root.
+
+    ``inclusion_proof(index, size, merkle.range_hashes(source, plan))`` is the proof.
+
+    Raises:
+        UsageError: ``index >= size``.
+    """
+    return [*merkle.inclusion_ranges(index, size), (index, index + 1), (0, size)]
+
+
+def inclusion_proof(index: int, size: int, hashes: Sequence[bytes]) -> InclusionProof:
+    """The inclusion proof from the MTHs of the ranges of ``inclusion_plan(index, size)``."""
+    *path, leaf_hash, root = hashes
+    return InclusionProof(index=index, size=size, leaf_hash=leaf_hash, root=root, proof=tuple(path))
 
 
 def prove_consistency(source: merkle.SubtreeSource, old_size: int, size: int) -> ConsistencyProof:
     """Build the consistency proof from ``old_size`` to ``size`` leaves.
 
+    The proof and both roots are planned together and read in one batch (one query from the
+    SQLite store).
+
     Raises:
         UsageError: ``old_size > size``.
     """
-    path = merkle.prove_consistency(source, old_size, size)
+    hashes = merkle.range_hashes(source, consistency_plan(old_size, size))
+    return consistency_proof(old_size, size, hashes)
+
+
+def consistency_plan(old_size: int, size: int) -> list[tuple[int, int]]:
+    """The leaf ranges a consistency proof needs: the proof, then the old root and the root.
+
+    A root of the empty tree is a constant and is not planned.
+    ``consistency_proof(old_size, size, merkle.range_hashes(source, plan))`` is the proof.
+
+    Raises:
+        UsageError: ``old_size > size``.
+    """
+    ranges = merkle.consistency_ranges(old_size, size)
+    ranges.extend((0, n) for n in (old_size, size) if n > 0)
+    return ranges
+
+
+def consistency_proof(old_size: int, size: int, hashes: Sequence[bytes]) -> ConsistencyProof:
+    """The consistency proof from the MTHs of the ranges of ``consistency_plan``."""
+    path_length = len(hashes) - (old_size > 0) - (size > 0)
+    roots = list(hashes[path_length:])
+    root = roots.pop() if size > 0 else merkle.EMPTY_ROOT
+    old_root = roots.pop() if old_size > 0 else merkle.EMPTY_ROOT
     return ConsistencyProof(
         old_size=old_size,
         size=size,
-        old_root=merkle.root(source, old_size),
-        root=merkle.root(source, size),
-        proof=tuple(path),
+        old_root=old_root,
+        root=root,
+        proof=tuple(hashes[:path_length]),
     )
 
 

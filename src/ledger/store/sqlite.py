@@ -6,25 +6,34 @@ before the tip is read), and every append is one transaction: it lands whole or 
 
 Tree: table ``tree`` holds the hash of every perfect subtree of level >= 1 that is complete
 (level 0 is the ``entries.leaf_hash`` column). Appending leaf n writes one row per level that n
-completes, O(log n) amortised 2 rows; a root or proof at any earlier size reads O(log n) rows.
+completes, O(log n) amortised 2 rows; a root or proof at any earlier size reads O(log n) rows,
+all in one statement (``range_hashes``), fewer still as the top of the tree, immutable once
+committed, is kept in memory (``ledger.store.nodecache``).
 """
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
-from ledger.errors import StoreError
-from ledger.merkle import hash_children, hash_leaf
+from ledger.errors import StoreError, UsageError
+from ledger.merkle import HASH_SIZE, fold_subtrees, hash_children, hash_leaf, perfect_subtrees
+from ledger.store.nodecache import DEFAULT_CAPACITY, NodeCache
 from ledger.store.state import STATE_SCHEMA, BufferedState, SqliteState
 
 APPLICATION_ID: Final = 0x454C4731  # "ELG1": marks the file as a ledger for `file` and for us
 SCHEMA_VERSION: Final = 2  # 2: lifecycle state tables (keys, orgs)
 BUSY_TIMEOUT_MS: Final = 30_000
 _ITER_BATCH: Final = 4096
+_SELECT_SIZE: Final = "SELECT COALESCE(MAX(seq) + 1, 0) FROM entries"
+_NODE_CACHE_CAPACITY: Final = DEFAULT_CAPACITY  # nodes of the top of the tree kept in memory
+_RANGES_KEPT: Final = 512  # MTH of ranges of several subtrees kept in memory (~100 KB)
+_PROOF_PAGE_CACHE_KIB: Final = 16_384  # SQLite's page cache once proofs are read (default 2 MB)
+_NODES_PER_QUERY: Final = 200  # 400 parameters: under every SQLite build's limit (999)
 
 _SCHEMA: Final = """
 CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
@@ -47,6 +56,9 @@ CREATE TABLE checkpoints (
 ) WITHOUT ROWID;
 """
 
+# How a range is answered: its hash (known), its one node, or the nodes to fold.
+_Planned = bytes | tuple[int, int] | list[tuple[int, int]]
+
 
 class SqliteStore:
     """A ledger stored in one SQLite file. Open with ``create`` or ``open``."""
@@ -55,6 +67,10 @@ class SqliteStore:
         """Wrap an open connection; use ``create`` or ``open`` instead."""
         self._db = connection
         self._path = path
+        self._cache = NodeCache(_NODE_CACHE_CAPACITY)
+        self._ranges: dict[tuple[int, int], bytes] = {}  # MTH of ranges of several subtrees
+        self._committed_size = 0  # the largest size a committed read has shown
+        self._serving = False  # whether the page cache was sized for proofs yet
 
     @classmethod
     def create(cls, path: Path) -> SqliteStore:
@@ -128,8 +144,27 @@ class SqliteStore:
 
     def size(self) -> int:
         """The number of entries."""
-        row = self._query("SELECT COALESCE(MAX(seq) + 1, 0) FROM entries").fetchone()
-        return int(row[0])
+        try:
+            size = int(self._db.execute(_SELECT_SIZE).fetchone()[0])
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self._path}: read failed, the file is damaged ({exc})") from None
+        if not self._db.in_transaction:
+            self._saw_committed_size(size)
+        return size
+
+    def _saw_committed_size(self, size: int) -> None:
+        # Committed entries are never removed: the largest size seen is a lower bound for good.
+        if size > self._committed_size:
+            self._committed_size = size
+            self._cache.fit(size)
+
+    def covers(self, size: int) -> bool:
+        """Whether the ledger has at least ``size`` entries.
+
+        Answered from memory when a committed read has already shown that many (the log only
+        grows), so a proof at a size the caller knows costs no size query.
+        """
+        return size >= 0 and (size <= self._committed_size or size <= self.size())
 
     def entry(self, seq: int) -> bytes:
         """The bytes of entry ``seq``."""
@@ -158,23 +193,188 @@ class SqliteStore:
 
     def subtree_hash(self, level: int, index: int) -> bytes:
         """Hash of a complete perfect subtree (level 0: a leaf hash)."""
-        if level == 0:
-            return self.leaf_hash(index)
-        return bytes(
-            self._one(
-                "SELECT hash FROM tree WHERE level = ? AND idx = ?",
-                (level, index),
-                f"tree node ({level}, {index})",
-            )
-        )
+        return self.subtree_hashes(((level, index),))[0]
 
     def subtree_hashes(self, nodes: Sequence[tuple[int, int]]) -> list[bytes]:
-        """Hashes of several perfect subtrees: one primary-key lookup each, O(log n) apiece.
+        """Hashes of several perfect subtrees (level 0: leaf hashes), in the order asked.
 
-        (A single ``IN (VALUES ...)`` query over row values cannot use the primary key in
-        SQLite and scans the table, which made every proof O(n).)
+        The top of the tree comes from memory (``NodeCache``); the rest is read in one
+        statement per 200 nodes, each node a primary-key search.
+
+        Raises:
+            StoreError: a node is missing (not complete in this ledger) or damaged.
         """
-        return [self.subtree_hash(level, index) for level, index in nodes]
+        found = self._find(nodes)
+        return [found[node] for node in nodes]
+
+    def range_hashes(self, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+        """MTH of each leaf range ``(start, end)`` made of aligned perfect subtrees, in order.
+
+        Every node the ranges need is read at once, so a whole proof (its path, its leaf and
+        the roots) is one query, or none when the top of the tree is in memory. The MTH of a
+        range of several subtrees (the root of a size, the right edge of a path) is kept too:
+        like the nodes, it never changes once its leaves are committed.
+
+        Raises:
+            UsageError: a range is empty or not made of aligned perfect subtrees.
+            StoreError: a node is missing (not complete in this ledger) or damaged.
+        """
+        plans, found, missing = self._plan(ranges)
+        if missing:
+            self._read_nodes(missing, found)
+        return self._finish(ranges, plans, found)
+
+    def _plan(
+        self, ranges: Sequence[tuple[int, int]]
+    ) -> tuple[list[_Planned], dict[tuple[int, int], bytes], list[tuple[int, int]]]:
+        """Per range its hash if known, else its node or nodes; the nodes known; those to read."""
+        known, cached = self._ranges, self._cache.get
+        plans: list[_Planned] = []
+        found: dict[tuple[int, int], bytes] = {}
+        missing: dict[tuple[int, int], None] = {}  # each once, in order
+        for start, end in ranges:
+            width = end - start
+            if start < 0 or width <= 0:
+                raise UsageError(f"leaf range [{start}, {end}) is empty or negative")
+            if not width & (width - 1) and not start & (width - 1):
+                level = width.bit_length() - 1  # one aligned perfect subtree: most ranges
+                node = (level, start >> level)
+                value = cached(node)
+                if value is None:
+                    missing[node] = None
+                plans.append(node if value is None else value)
+            elif (value := known.get((start, end))) is not None:
+                plans.append(value)
+            else:
+                subtrees = perfect_subtrees(start, end)
+                for node in subtrees:
+                    value = cached(node)
+                    if value is None:
+                        missing[node] = None
+                    else:
+                        found[node] = value
+                plans.append(subtrees)
+        return plans, found, list(missing)
+
+    def _finish(
+        self,
+        ranges: Sequence[tuple[int, int]],
+        plans: list[_Planned],
+        found: dict[tuple[int, int], bytes],
+    ) -> list[bytes]:
+        known = self._ranges
+        keep = not self._db.in_transaction  # every node found is then committed data
+        hashes: list[bytes] = []
+        for (start, end), planned in zip(ranges, plans, strict=True):
+            if isinstance(planned, bytes):
+                hashes.append(planned)
+            elif isinstance(planned, tuple):
+                hashes.append(found[planned])
+            else:
+                value = fold_subtrees([found[node] for node in planned])
+                if keep:
+                    if len(known) >= _RANGES_KEPT:
+                        known.clear()  # bounded; the ranges in use come back at once
+                    known[(start, end)] = value
+                hashes.append(value)
+        return hashes
+
+    def _find(self, nodes: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        found, missing = self._cache.lookup(nodes)
+        if missing:
+            self._read_nodes(missing, found)
+        return found
+
+    def current_range_hashes(
+        self, plan: Callable[[int], Sequence[tuple[int, int]]]
+    ) -> tuple[int, list[bytes]]:
+        """The number of entries n now, and :meth:`range_hashes` of ``plan(n)``.
+
+        For a proof "at the current size" without a statement just for the size: one
+        statement reads the size together with the nodes planned for the size a committed
+        read showed last; only if the ledger has grown since are the ranges planned again and
+        read for the new size. The size and the nodes come from one snapshot.
+
+        Raises:
+            UsageError: ``plan(n)`` raises it (e.g. an index beyond the ledger).
+            StoreError: a node is missing or damaged.
+        """
+        guess = self._committed_size
+        try:
+            ranges = plan(guess) if guess > 0 else None
+        except UsageError:  # e.g. an index beyond the size seen last: plan for the size now
+            ranges = None
+        if ranges is None:
+            size = self.size()
+            return size, self.range_hashes(plan(size))
+        plans, found, missing = self._plan(ranges)
+        size = self._read_nodes(missing, found, with_size=True)
+        if size != guess:
+            return size, self.range_hashes(plan(size))
+        return size, self._finish(ranges, plans, found)
+
+    def _read_nodes(
+        self,
+        nodes: list[tuple[int, int]],
+        found: dict[tuple[int, int], bytes],
+        *,
+        with_size: bool = False,
+    ) -> int:
+        """Read ``nodes`` into ``found`` (StoreError if one is missing) and, if asked, the size.
+
+        Returns the number of entries when ``with_size``, else -1.
+        """
+        # Only what is read outside our own write transaction is committed: cache that alone.
+        committed = not self._db.in_transaction
+        if committed and not self._serving:
+            self._serve_proofs()
+        cache, floor = self._cache, self._cache.floor
+        size = -1
+        for start in range(0, max(len(nodes), with_size), _NODES_PER_QUERY):  # once for the size
+            chunk = nodes[start : start + _NODES_PER_QUERY]
+            leaves = [index for level, index in chunk if level == 0]
+            inner = [value for node in chunk if node[0] > 0 for value in node]
+            sql = _select_nodes(len(leaves), len(inner) // 2, with_size and start == 0)
+            try:
+                rows = self._db.execute(sql, (*leaves, *inner)).fetchall()
+            except (sqlite3.Error, OverflowError) as exc:
+                raise StoreError(
+                    f"{self._path}: read failed, the file is damaged ({exc})"
+                ) from None
+            for level, index, value in rows:
+                if level < 0:  # the size row
+                    size = int(index)
+                    continue
+                if type(value) is not bytes or len(value) != HASH_SIZE:
+                    what = f"the leaf hash of entry {index}" if level == 0 else "tree node"
+                    raise StoreError(
+                        f"{self._path}: {what} ({level}, {index}) is not a hash (damaged file)"
+                    )
+                found[level, index] = value
+                if committed and level >= floor:
+                    cache.add((level, index), value)
+            if len(rows) != len(chunk) + (size >= 0 and start == 0):  # one row per node found
+                for level, index in chunk:
+                    if (level, index) not in found:
+                        what = f"entry {index}" if level == 0 else f"tree node ({level}, {index})"
+                        raise StoreError(f"{self._path}: no {what}")
+        if with_size and committed:
+            self._saw_committed_size(size)
+        return size
+
+    def _serve_proofs(self) -> None:
+        """Give the connection a page cache large enough for the tree's working set.
+
+        At 10^6 entries the interior pages of the two tables (457 pages, 1.8 MB) nearly fill
+        SQLite's default 2 MB, so the leaf pages of nodes asked for again had been evicted and
+        were read from the file again. Raised only once proofs are read, so a full
+        verification, which streams the entries, keeps the default.
+        """
+        self._serving = True
+        try:
+            self._db.execute(f"PRAGMA cache_size = -{_PROOF_PAGE_CACHE_KIB}")
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self._path}: read failed ({exc})") from None
 
     def meta(self, name: str) -> bytes | None:
         """A metadata value, or None."""
@@ -458,3 +658,29 @@ def _connect(path: Path) -> sqlite3.Connection:
     db.execute("PRAGMA synchronous = FULL")
     db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     return db
+
+
+@functools.lru_cache(maxsize=256)
+def _select_nodes(leaves: int, inner: int, with_size: bool = False) -> str:
+    """One statement reading ``leaves`` leaf hashes and ``inner`` tree nodes by primary key.
+
+    Rows are ``(level, index, hash)``, and ``(-1, size, NULL)`` first when ``with_size``.
+    Inner nodes come from a join against their list as constant rows, which SQLite plans as a
+    primary-key search per node (a row-value ``IN (VALUES ...)`` would scan the whole table);
+    ``tests/test_store_reads.py`` checks the plan.
+    """
+    # Only "?" placeholders are formatted into these statements (S608), never values.
+    parts = []
+    if with_size:
+        parts.append("SELECT -1, COALESCE(MAX(seq) + 1, 0), NULL FROM entries")
+    if leaves:
+        marks = ", ".join("?" * leaves)
+        parts.append(f"SELECT 0, seq, leaf_hash FROM entries WHERE seq IN ({marks})")  # noqa: S608
+    if inner:
+        pairs = ", ".join(["(?, ?)"] * inner)
+        parts.append(
+            f"SELECT * FROM (WITH wanted(level, idx) AS (VALUES {pairs}) "  # noqa: S608
+            "SELECT wanted.level, wanted.idx, tree.hash FROM wanted "
+            "CROSS JOIN tree ON tree.level = wanted.level AND tree.idx = wanted.idx)"
+        )
+    return " UNION ALL ".join(parts)
