@@ -47,6 +47,7 @@ LAYERS: dict[str, int] = {
     "ledger.keyfile": 9,
     "ledger.store.base": 9,
     "ledger.store.state": 9,
+    "ledger.store.scratch": 10,
     "ledger.store.sqlite": 10,
     "ledger.store": 11,
     "ledger.witness_state": 11,
