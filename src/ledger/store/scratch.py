@@ -34,11 +34,11 @@ from ledger.findings import Departure, Event, Problem, Signatory
 from ledger.roster import Roster
 from ledger.store.state import STATE_SCHEMA, SqliteState
 
-SCRATCH_FROM: Final = 20_000
+SCRATCH_FROM: Final = 10_000
 """Ledgers of at least this many entries are verified with the state and list on disk.
 
 Below it, the in-memory roster is faster (see docs/performance.md, "Memory") and its memory,
-~1.3 KB per signatory, stays under ~26 MB."""
+~1.3 KB per signatory, stays under ~13 MB. Measured with bench/bench_state.py."""
 CACHE_KIB: Final = 16_384
 """SQLite's page cache for the temporary file: a bound on the memory it uses."""
 PAGE_ROWS: Final = 512
