@@ -332,13 +332,14 @@ class ScratchRoster(Roster):
         self.scratch.close()
 
 
-def roster_for(size: int, *, keep_events: bool = False, threshold: int = SCRATCH_FROM) -> Roster:
-    """The roster to verify a ledger of ``size`` entries with: on disk from ``threshold`` on.
+def roster_for(size: int, *, keep_events: bool = False, threshold: int | None = None) -> Roster:
+    """The roster to verify a ledger of ``size`` entries with: on disk from ``threshold``
+    (default ``SCRATCH_FROM``) entries on, in memory below.
 
     Raises:
         StoreError: a scratch file is needed and cannot be created.
     """
-    if size >= threshold:
+    if size >= (SCRATCH_FROM if threshold is None else threshold):
         return ScratchRoster(keep_events=keep_events)
     return Roster(keep_events=keep_events)
 
