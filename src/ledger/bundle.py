@@ -50,11 +50,11 @@ from ledger.bundle_read import (
     entries_json_head,
     entries_json_row,
     entries_json_tail,
+    iter_index,
     log_pub_file,
     open_fetcher,
     published_report,
     read_file,
-    render_index,
     render_readme,
     statement_file,
     view_limit,
@@ -450,8 +450,8 @@ def publish_bundle(
     out.sync()
     view = published_report(report)
     out.put_stream(ENTRIES_JSON, _entries_json(book.iter_raw(0, size), view))
-    index = render_index(view, statement_text=genesis.statement_text, checkpoint=note)
-    out.put(INDEX_HTML, index.encode("utf-8"))
+    index = iter_index(view, statement_text=genesis.statement_text, checkpoint=note)
+    out.put_stream(INDEX_HTML, index)
     out.put(README, render_readme(view).encode("utf-8"))
     removed: list[str] = []
     new: tuple[HashTile | EntryBundle, ...] = (
