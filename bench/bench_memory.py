@@ -7,7 +7,8 @@ rusage of that child alone):
 
 * ``baseline``: the interpreter with ``ledger`` imported and the ledger opened (the floor);
 * ``library``: ``ledger.check_ledger_file(LEDGER)``, the report kept until the end;
-* ``cli``: ``ledger verify LEDGER`` with the text report written to /dev/null.
+* ``cli``: ``ledger verify LEDGER`` with the text report written to /dev/null;
+* ``cli --json``: ``ledger verify --json LEDGER`` to /dev/null.
 
 Targets: < 200 MB at 10^6 entries, and flat in N (here: the largest ledger's peak within
 1.25 x the smallest's). ``--breakdown`` also runs the library check under ``tracemalloc`` on
@@ -101,12 +102,15 @@ def bench_one(path: Path) -> dict[str, Any]:
     base, _, _ = run([sys.executable, "-c", _BASELINE, str(path)])
     library, library_s, library_samples = run([sys.executable, "-c", _LIBRARY, str(path)])
     cli, cli_s, cli_samples = run([*cli_command(), "verify", str(path)])
+    cli_json, cli_json_s, _ = run([*cli_command(), "verify", "--json", str(path)])
     return {
         "ledger": str(path),
         "entries": size,
         "baseline_mb": base,
         "library_mb": library,
         "cli_mb": cli,
+        "cli_json_mb": cli_json,
+        "cli_json_s": cli_json_s,
         "library_s": library_s,
         "cli_s": cli_s,
         "library_bytes_per_entry": (library - base) * 2**20 / size,
@@ -126,12 +130,14 @@ def main(argv: list[str] | None = None) -> int:
     results = [bench_one(p) for p in args.ledgers]
     smallest = min(results, key=lambda r: r["entries"])
     largest = max(results, key=lambda r: r["entries"])
-    growth = {kind: largest[f"{kind}_mb"] / smallest[f"{kind}_mb"] for kind in ("library", "cli")}
+    kinds = ("library", "cli", "cli_json")
+    growth = {kind: largest[f"{kind}_mb"] / smallest[f"{kind}_mb"] for kind in kinds}
     headers = [
         "entries",
         "baseline MB",
         "library peak MB",
         "cli peak MB",
+        "cli --json peak MB",
         "growth bytes/entry (lib / cli)",
         "library RSS at 25/50/75/100 % of the run",
         "library s",
@@ -144,11 +150,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['baseline_mb']:.1f}",
             f"{r['library_mb']:.1f}",
             f"{r['cli_mb']:.1f}",
+            f"{r['cli_json_mb']:.1f}",
             f"{r['library_bytes_per_entry']:.0f} / {r['cli_bytes_per_entry']:.0f}",
             " / ".join(f"{mb:.0f}" for mb in r["library_rss_quartiles_mb"]),
             f"{r['library_s']:.1f}",
             f"{r['cli_s']:.1f}",
-            benchlib.ratio_status(max(r["library_mb"], r["cli_mb"]), LIMIT_MB, at_least=False),
+            benchlib.ratio_status(
+                max(r["library_mb"], r["cli_mb"], r["cli_json_mb"]), LIMIT_MB, at_least=False
+            ),
         ]
         for r in results
     ]
@@ -156,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     flat = all(g <= FLAT_FACTOR for g in growth.values())
     print(
         f"\nflat in N (peak at {largest['entries']:,} within {FLAT_FACTOR} x the peak at "
-        f"{smallest['entries']:,}): library {growth['library']:.2f} x, cli {growth['cli']:.2f} x"
+        f"{smallest['entries']:,}): library {growth['library']:.2f} x, cli {growth['cli']:.2f} x, "
+        f"cli --json {growth['cli_json']:.2f} x"
         f" -> {'met' if flat else 'NOT met'}"
     )
     if args.breakdown:

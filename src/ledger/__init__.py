@@ -54,7 +54,13 @@ from ledger.entry import decode_entry, encode_entry
 from ledger.errors import FormatError, LedgerError, StoreError, UsageError, VerificationError
 from ledger.findings import Departure, Event
 from ledger.history import ledger_history
-from ledger.html import quotable_fingerprint, render_index_html, render_markdown
+from ledger.html import (
+    iter_index_html,
+    iter_markdown,
+    quotable_fingerprint,
+    render_index_html,
+    render_markdown,
+)
 from ledger.inspect import describe_entry, inspect_bytes
 from ledger.keyfile import (
     read_passphrase_file,
@@ -88,7 +94,15 @@ from ledger.note import (
 from ledger.policy import Policy, explain_policy, parse_policy, policy_satisfied
 from ledger.progress import Progress
 from ledger.proofs import ConsistencyProof, InclusionProof
-from ledger.render import format_time, inert, render_text, report_json, signatory_json
+from ledger.render import (
+    format_time,
+    inert,
+    iter_render_text,
+    iter_report_json,
+    render_text,
+    report_json,
+    signatory_json,
+)
 from ledger.statement import canonicalize, format_statement_hash, statement_hash
 from ledger.store import SqliteStore, open_store
 from ledger.verify import Problem, Report, Signatory, check_entries, iter_verified
@@ -187,6 +201,10 @@ __all__ = [
     "inert",
     "init_state",
     "inspect_bytes",
+    "iter_index_html",
+    "iter_markdown",
+    "iter_render_text",
+    "iter_report_json",
     "iter_verified",
     "key_published",
     "ledger_history",

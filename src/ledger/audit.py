@@ -31,6 +31,7 @@ from ledger.note import open_checkpoint
 from ledger.policy import Policy
 from ledger.progress import PROGRESS_EVERY, Progress
 from ledger.store import open_store
+from ledger.store.scratch import close_roster, roster_for
 from ledger.verify import MAX_PROBLEMS, EntryChecker, Problem, Report
 
 
@@ -112,7 +113,12 @@ def check_ledger_file(
         store.close()
     # Identity: evidence the campaign recorded (ledger binding check) that organisations
     # publish their keys on their own domains; apply_evidence re-checks every record.
-    return apply_evidence(report, load_evidence(location))
+    try:
+        evidence = load_evidence(location)
+    except BaseException:
+        report.close()
+        raise
+    return apply_evidence(report, evidence)
 
 
 def check_source(
@@ -128,7 +134,11 @@ def check_source(
 ) -> Report:
     """Verify any ``LedgerSource`` (see ``check_ledger_file`` for the arguments).
 
-    ``keep_events`` also records every change to the list in ``report.events`` (O(n) memory).
+    ``keep_events`` also records every change to the list in ``report.events`` (O(n) space).
+
+    From ``ledger.store.scratch.SCRATCH_FROM`` entries the report's lists are views of a
+    temporary file: close the report (``with report:`` or ``report.close()``) to delete it
+    at once; otherwise it goes when the report is garbage collected.
 
     Raises:
         UsageError: ``incremental`` without ``saved_checkpoint``.
@@ -140,31 +150,37 @@ def check_source(
     sizes = {
         s for s in (checkpoint_size(latest), checkpoint_size(saved_checkpoint)) if s is not None
     }
-    checker = EntryChecker(statement, roots_at=sizes, keep_events=keep_events)
     size = source.size()
-    start = 0
-    if incremental and saved_checkpoint is not None:
-        start = _resume(source, checker, saved_checkpoint, log_key)
-    # Up to the size read above: a writer appending meanwhile must not make the report mix
-    # the size of one prefix with the root of another.
-    for position, raw in source.iter_entries(start, size):
-        checker.feed(position, raw)
-        if len(checker.problems) > MAX_PROBLEMS:
-            break
-        if progress is not None and position % PROGRESS_EVERY == 0:
-            progress(position - start, size - start)
-    if progress is not None:
-        progress(size - start, size - start)
-    report = checker.report(size)
-    anchors = check_anchors(
-        genesis=report.genesis,
-        size=size,
-        roots=checker.roots,
-        latest=latest,
-        saved=saved_checkpoint,
-        pinned=log_key,
-        policy=policy,
-    )
+    # A large ledger's state and list go to a temporary file, so memory stays flat in N.
+    roster = roster_for(size, keep_events=keep_events)
+    checker = EntryChecker(statement, roots_at=sizes, roster=roster)
+    try:
+        start = 0
+        if incremental and saved_checkpoint is not None:
+            start = _resume(source, checker, saved_checkpoint, log_key)
+        # Up to the size read above: a writer appending meanwhile must not make the report mix
+        # the size of one prefix with the root of another.
+        for position, raw in source.iter_entries(start, size):
+            checker.feed(position, raw)
+            if len(checker.problems) > MAX_PROBLEMS:
+                break
+            if progress is not None and position % PROGRESS_EVERY == 0:
+                progress(position - start, size - start)
+        if progress is not None:
+            progress(size - start, size - start)
+        report = checker.report(size)
+        anchors = check_anchors(
+            genesis=report.genesis,
+            size=size,
+            roots=checker.roots,
+            latest=latest,
+            saved=saved_checkpoint,
+            pinned=log_key,
+            policy=policy,
+        )
+    except BaseException:
+        close_roster(roster)  # the scratch file goes now, not when collected
+        raise
     return attrs.evolve(
         report,
         problems=report.problems + anchors.problems,

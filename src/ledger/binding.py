@@ -89,7 +89,7 @@ import attrs
 from attrs import frozen
 
 from ledger.errors import FormatError, LedgerError, UsageError
-from ledger.findings import Report, Signatory
+from ledger.findings import MappedSequence, Report, Signatory
 from ledger.keys import VerifyingKey
 from ledger.names import check_domain
 from ledger.timefmt import format_time
@@ -576,10 +576,14 @@ def apply_evidence(report: Report, evidence: Sequence[Evidence]) -> Report:
         if slot not in latest or rank > latest[slot][:2]:
             latest[slot] = (*rank, record)
     attempted = {(record.domain, record.public_key) for record in evidence}
-    signatories = tuple(
-        _apply_one(signatory, latest, attempted) for signatory in report.signatories
-    )
-    return attrs.evolve(report, signatories=signatories)
+
+    def identity(signatory: Signatory) -> Signatory:
+        return _apply_one(signatory, latest, attempted)
+
+    if isinstance(report.signatories, tuple):
+        return attrs.evolve(report, signatories=tuple(map(identity, report.signatories)))
+    # A large report's list is read from its file: set the identity as it is read.
+    return attrs.evolve(report, signatories=MappedSequence(report.signatories, identity))
 
 
 def _apply_one(

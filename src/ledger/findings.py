@@ -1,11 +1,19 @@
 """What verification finds, as values: problems, signatories, departures, and the report.
 
 Only ``verify`` and ``audit`` build reports; renderers (text, JSON, HTML, Markdown) read them.
+
+A report's lists (signatories, departures, flags, events) are read-only sequences: tuples for
+small ledgers, views of a temporary SQLite file for large ones (``ledger.store.scratch``), so
+that a list of a million signatories is streamed, never held. Such a report is usable until
+``Report.close`` (or the end of its ``with`` block, or until it is garbage collected); reading
+its lists after that raises ``UsageError``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Final
+from collections.abc import Callable, Iterator, Sequence
+from types import TracebackType
+from typing import Any, Final, Protocol, TypeVar, overload, runtime_checkable
 
 from attrs import frozen
 
@@ -23,6 +31,51 @@ ENTRY_CHECKS: Final = (
 )
 CHECKS: Final = (*ENTRY_CHECKS, "bundle", "checkpoint", "consistency", "witnesses")
 MAX_PROBLEMS: Final = 1000
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+
+@runtime_checkable
+class Closeable(Protocol):
+    """A sequence that holds a resource (the temporary file behind a large report's lists)."""
+
+    def close(self) -> None:
+        """Release the resource; the sequence is unusable afterwards."""
+        ...
+
+
+class MappedSequence(Sequence[U]):
+    """``function`` applied to each item of ``base`` when it is read, never stored.
+
+    How ``binding.apply_evidence`` sets the identity of a million signatories without a
+    second copy of the list. ``close`` closes ``base``.
+    """
+
+    def __init__(self, base: Sequence[T], function: Callable[[T], U]) -> None:
+        """A view of ``base`` through ``function``."""
+        self._base = base
+        self._function = function
+
+    def __len__(self) -> int:
+        return len(self._base)
+
+    @overload
+    def __getitem__(self, index: int) -> U: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[U]: ...
+    def __getitem__(self, index: int | slice) -> U | Sequence[U]:
+        if isinstance(index, slice):
+            return tuple(self._function(item) for item in self._base[index])
+        return self._function(self._base[index])
+
+    def __iter__(self) -> Iterator[U]:
+        return map(self._function, self._base)
+
+    def close(self) -> None:
+        """Close the underlying sequence, if it holds a resource."""
+        if isinstance(self._base, Closeable):
+            self._base.close()
 
 
 @frozen
@@ -146,7 +199,9 @@ class Report:
         statement_checked: True when a separately given statement text matched, False when it
             did not, None when none was given.
         problems: every failure found (capped at ``MAX_PROBLEMS``; ``problems_truncated`` says).
-        signatories: current signatories from verified entries, in entry order.
+        signatories: current signatories from verified entries, in entry order (a read-only
+            sequence: a tuple, or for a large ledger a view of a temporary file, usable until
+            the report is closed).
         departed: signatories no longer on the list (withdrawn, removed, revoked), in order.
         flags: findings that are not failures but deserve a human look (look-alike names).
         closed_at: the entry that closed the statement to new signatories, if any.
@@ -170,17 +225,17 @@ class Report:
     statement_checked: bool | None
     problems: tuple[Problem, ...]
     problems_truncated: bool
-    signatories: tuple[Signatory, ...]
+    signatories: Sequence[Signatory]
     checks_run: frozenset[str] = frozenset(ENTRY_CHECKS)
     mode: str = "full"
     entries_from: int = 0
     checkpoint: CheckpointInfo | None = None
     saved_checkpoint: CheckpointInfo | None = None
     policy_explanation: str | None = None
-    departed: tuple[Departure, ...] = ()
-    flags: tuple[Problem, ...] = ()
+    departed: Sequence[Departure] = ()
+    flags: Sequence[Problem] = ()
     closed_at: int | None = None
-    events: tuple[Event, ...] = ()
+    events: Sequence[Event] = ()
 
     @property
     def ok(self) -> bool:
@@ -191,3 +246,25 @@ class Report:
     def failed_checks(self) -> frozenset[str]:
         """The names of the checks that failed."""
         return frozenset(problem.check for problem in self.problems)
+
+    def close(self) -> None:
+        """Delete the temporary file behind the lists of a large ledger's report, if any.
+
+        Reports made with ``attrs.evolve`` from this one share its lists, and close with it.
+        Closing twice, or a report of tuples, does nothing. Without it the file goes when the
+        last list referring to it is garbage collected.
+        """
+        for items in (self.signatories, self.departed, self.flags, self.events):
+            if isinstance(items, Closeable):
+                items.close()
+
+    def __enter__(self) -> Report:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -7,7 +7,9 @@ from pathlib import Path
 from ledger.findings import Event
 from ledger.keys import VerifyingKey
 from ledger.lookalike import same_name
+from ledger.roster import Roster
 from ledger.store import open_store
+from ledger.store.scratch import close_roster, roster_for
 from ledger.verify import EntryChecker
 
 
@@ -31,17 +33,31 @@ def ledger_history(
     """
     store = open_store(location, readonly=True)
     try:
-        checker = EntryChecker(keep_events=True)
-        for position, raw in store.iter_entries():
-            checker.feed(position, raw)
+        # A large ledger's state and events go to a temporary file (memory flat in N).
+        roster = roster_for(store.size(), keep_events=True)
+        try:
+            checker = EntryChecker(roster=roster)
+            for position, raw in store.iter_entries():
+                checker.feed(position, raw)
+            return _selected(roster, name, key)
+        finally:
+            close_roster(roster)
     finally:
         store.close()
-    events = checker.roster.events
+
+
+def _selected(roster: Roster, name: str | None, key: VerifyingKey | None) -> list[Event]:
+    org = None
     if key is not None:
-        record = checker.roster.state.key(key.key_id)
+        record = roster.state.key(key.key_id)
         org = None if record is None else record.org
-        events = [e for e in events if org is not None and e.org == org]
-    if name is not None:
-        orgs = {e.org for e in events if e.name is not None and same_name(e.name, name)}
-        events = [e for e in events if e.org in orgs]
-    return events
+
+    def by_key(event: Event) -> bool:
+        return key is None or (org is not None and event.org == org)
+
+    if name is None:
+        return [e for e in roster.events if by_key(e)]
+    orgs = {
+        e.org for e in roster.events if by_key(e) and e.name is not None and same_name(e.name, name)
+    }
+    return [e for e in roster.events if by_key(e) and e.org in orgs]

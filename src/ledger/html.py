@@ -20,6 +20,7 @@ import hashlib
 import html
 import re
 import shlex
+from collections.abc import Iterator, Sequence
 from typing import Final
 
 from attrs import frozen
@@ -130,6 +131,30 @@ def render_index_html(
     Raises:
         FormatError: ``checkpoint`` is not a well-formed checkpoint note.
     """
+    return "".join(
+        iter_index_html(
+            report,
+            statement_text=statement_text,
+            checkpoint=checkpoint,
+            source_hint=source_hint,
+            pages=pages,
+        )
+    )
+
+
+def iter_index_html(
+    report: Report,
+    *,
+    statement_text: str,
+    checkpoint: bytes | None,
+    source_hint: str,
+    pages: ListPages | None = None,
+) -> Iterator[str]:
+    """``render_index_html`` in pieces (one per signatory), to write a long list as it is read.
+
+    Raises:
+        FormatError: ``checkpoint`` is not a well-formed checkpoint note.
+    """
     info, note_text = _checkpoint_of(report, checkpoint)
     title = _h(report.genesis.title if report.genesis else "Statement (title unknown)")
     digest = report.statement_hash
@@ -145,13 +170,8 @@ def render_index_html(
     if report.closed_at is not None:
         facts.append(("Closed", f"to new signatories at entry {report.closed_at}"))
     not_proven_items = "".join(f"<li>{_h(item)}</li>\n" for item in not_proven(report))
-    if pages is None:
-        current = len(report.signatories)
-        lists = _signatories_section(report.signatories) + _departed_section(report.departed)
-    else:
-        current = pages.signatories
-        lists = _pages_section(pages)
-    return (
+    current = len(report.signatories) if pages is None else pages.signatories
+    yield (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
         '<meta name="referrer" content="no-referrer">\n'
@@ -162,10 +182,15 @@ def render_index_html(
         f'<p class="verdict {"ok" if report.ok else "fail"}">{_h(_verdict(report, current))}<br>'
         '<span class="small">The publisher\'s verification when this page was made. Do not '
         "take the page's word for it: verify it yourself (below).</span></p>\n"
-        f"{_facts(facts)}</header>\n<main>\n"
-        + _statement_section(statement_text, digest)
-        + lists
-        + _checkpoint_section(report, info, note_text)
+        f"{_facts(facts)}</header>\n<main>\n" + _statement_section(statement_text, digest)
+    )
+    if pages is None:
+        yield from _signatories_section(report.signatories)
+        yield from _departed_section(report.departed)
+    else:
+        yield _pages_section(pages)
+    yield (
+        _checkpoint_section(report, info, note_text)
         + _checks_section(report, pages)
         + _section("not-proven", "What this does not prove", f"<ul>\n{not_proven_items}</ul>\n")
         + _verify_section(digest, info, source_hint)
@@ -183,6 +208,16 @@ def render_markdown(report: Report, *, source_hint: str) -> str:
     Returns:
         Markdown text; every text from the ledger is escaped so it stays literal text.
     """
+    return "".join(iter_markdown(report, source_hint=source_hint))
+
+
+def iter_markdown(report: Report, *, source_hint: str) -> Iterator[str]:
+    """``render_markdown`` line by line (each ending in a newline), the list as it is read."""
+    for line in _markdown_lines(report, source_hint):
+        yield line + "\n"
+
+
+def _markdown_lines(report: Report, source_hint: str) -> Iterator[str]:
     cp, digest = report.checkpoint, report.statement_hash
     lines = [f"**{_md(_verdict(report))}**", ""]
     if report.genesis is not None:
@@ -198,19 +233,22 @@ def render_markdown(report: Report, *, source_hint: str) -> str:
         f"Signatories ({len(report.signatories)}):",
         "",
     ]
+    yield from lines
     for s in report.signatories:
         where = "".join(f"; {_md(part)}" for part in (s.domain, s.country) if part)
-        lines.append(
+        yield (
             f"- entry {s.seq}: {_md(s.name)}{where}; key {_md(s.fingerprint)}; "
             f"signed {format_time(s.signed_at)}; {_md(_identity(s))}"
         )
     if report.departed:
-        lines += ["", f"No longer signatories ({len(report.departed)}):", ""]
-        lines += [f"- entry {d.seq}: {_md(d.name)}; {_md(_departure(d))}" for d in report.departed]
-    lines += ["", "What this does not prove:", ""]
-    lines += [f"- {_md(item)}" for item in not_proven(report)]
-    lines += ["", "Verify it yourself:", "", "```", _command(source_hint)]
-    return "\n".join([*lines, "sha256sum statement.txt", "```"]) + "\n"
+        yield from ("", f"No longer signatories ({len(report.departed)}):", "")
+        yield from (
+            f"- entry {d.seq}: {_md(d.name)}; {_md(_departure(d))}" for d in report.departed
+        )
+    yield from ("", "What this does not prove:", "")
+    yield from (f"- {_md(item)}" for item in not_proven(report))
+    yield from ("", "Verify it yourself:", "", "```", _command(source_hint))
+    yield from ("sha256sum statement.txt", "```")
 
 
 def _checkpoint_of(
@@ -236,36 +274,39 @@ def _statement_section(text: str, digest: bytes | None) -> str:
     return _section("statement", "Statement", f'<div class="statement">\n{body}</div>\n{note}')
 
 
-def _signatories_section(signatories: tuple[Signatory, ...]) -> str:
-    rows = []
+def _signatories_section(signatories: Sequence[Signatory]) -> Iterator[str]:
+    yield (
+        f'<section id="signatories">\n<h2>Signatories ({len(signatories)})</h2>\n'
+        '<table>\n<colgroup><col class="n"><col><col class="key"><col class="time">'
+        '<col class="id"></colgroup>\n<thead><tr><th>Entry</th><th>Organisation</th>'
+        "<th>Key fingerprint</th><th>Signed / recorded (UTC)</th><th>Identity</th></tr></thead>"
+        "\n<tbody>\n"
+    )
     for s in signatories:
         details = " · ".join(_h(part) for part in (s.domain, s.country, s.url) if part)
-        rows.append(
+        yield (
             f"<tr><td>{s.seq}</td><td><bdi>{_h(s.name)}</bdi>"
             + (f'<br><span class="small"><bdi>{details}</bdi></span>' if details else "")
             + f'</td><td><code>{_h(s.fingerprint)}</code></td><td class="nw">signed '
             f"{format_time(s.signed_at)}<br>recorded {format_time(s.recorded_at)}</td>"
             f"<td><bdi>{_h(_identity(s))}</bdi></td></tr>\n"
         )
-    table = (
-        '<table>\n<colgroup><col class="n"><col><col class="key"><col class="time">'
-        '<col class="id"></colgroup>\n<thead><tr><th>Entry</th><th>Organisation</th>'
-        "<th>Key fingerprint</th><th>Signed / recorded (UTC)</th><th>Identity</th></tr></thead>"
-        f"\n<tbody>\n{''.join(rows) or EMPTY_ROW}"
-        "</tbody>\n</table>\n"
-    )
-    return _section("signatories", f"Signatories ({len(signatories)})", table)
+    yield ("" if signatories else EMPTY_ROW) + "</tbody>\n</table>\n</section>\n"
 
 
-def _departed_section(departed: tuple[Departure, ...]) -> str:
-    items = "".join(
-        f"<li>Entry {d.seq}: <bdi>{_h(d.name)}</bdi> (key <code>{_h(d.fingerprint)}</code>): "
-        f"<bdi>{_h(_departure(d))}</bdi></li>\n"
-        for d in departed
-    )
-    none = "<p>No signatory has withdrawn, been removed or had its key revoked.</p>\n"
-    body = f"<ul>\n{items}</ul>\n" if departed else none
-    return _section("departed", f"No longer signatories ({len(departed)})", body)
+def _departed_section(departed: Sequence[Departure]) -> Iterator[str]:
+    yield f'<section id="departed">\n<h2>No longer signatories ({len(departed)})</h2>\n'
+    if not departed:
+        yield "<p>No signatory has withdrawn, been removed or had its key revoked.</p>\n"
+    else:
+        yield "<ul>\n"
+        yield from (
+            f"<li>Entry {d.seq}: <bdi>{_h(d.name)}</bdi> (key <code>{_h(d.fingerprint)}</code>): "
+            f"<bdi>{_h(_departure(d))}</bdi></li>\n"
+            for d in departed
+        )
+        yield "</ul>\n"
+    yield "</section>\n"
 
 
 def _checkpoint_section(report: Report, info: CheckpointInfo | None, note: str | None) -> str:
@@ -313,8 +354,8 @@ def render_list_page(
     heading = _h(title)
     body = (
         f'<p><a href="{_h(index_href)}">Statement, verification and every page</a></p>\n'
-        + _signatories_section(signatories)
-        + _departed_section(departed)
+        + "".join(_signatories_section(signatories))
+        + "".join(_departed_section(departed))
     )
     if flags:
         items = "".join(f"<li><bdi>{_h(str(flag))}</bdi></li>\n" for flag in flags)

@@ -7,7 +7,10 @@ the terminal shows characters, never control sequences or reordered text.
 from __future__ import annotations
 
 import base64
+import json
 import unicodedata
+from collections.abc import Iterator
+from itertools import chain
 from typing import Any, Final
 
 from ledger.findings import CHECKS, Departure, Report, Signatory
@@ -99,11 +102,22 @@ def not_proven(report: Report) -> list[str]:
 
 def render_text(report: Report, source: str) -> str:
     """The plain-language report: verdict, what was checked, what is not proven, signatories."""
-    lines = _verdict(report, source) + _checks(report) + _findings(report)
-    lines += ["", "What this does not prove:"]
-    lines += [f"  - {item}" for item in not_proven(report)]
-    lines += _people(report)
-    return "\n".join(lines) + "\n"
+    return "".join(iter_render_text(report, source))
+
+
+def iter_render_text(report: Report, source: str) -> Iterator[str]:
+    """``render_text`` line by line (each ending in a newline), for a list too long to hold
+    as one string: the signatories are read from the report as they are written."""
+    for line in chain(_head(report, source), _people(report)):
+        yield line + "\n"
+
+
+def _head(report: Report, source: str) -> Iterator[str]:
+    yield from _verdict(report, source)
+    yield from _checks(report)
+    yield from _findings(report)
+    yield from ("", "What this does not prove:")
+    yield from (f"  - {item}" for item in not_proven(report))
 
 
 def _verdict(report: Report, source: str) -> list[str]:
@@ -149,30 +163,31 @@ def _checks(report: Report) -> list[str]:
     return lines
 
 
-def _findings(report: Report) -> list[str]:
-    lines: list[str] = []
+def _findings(report: Report) -> Iterator[str]:
     if report.problems:
-        lines += ["", "Problems:"]
-        lines += [f"  {inert(str(problem), 400)}" for problem in report.problems]
+        yield from ("", "Problems:")
+        yield from (f"  {inert(str(problem), 400)}" for problem in report.problems)
         if report.problems_truncated:
-            lines.append("  (more problems were found; only the first ones are listed)")
+            yield "  (more problems were found; only the first ones are listed)"
     if report.flags:
-        lines += ["", "Worth a look (not failures):"]
-        lines += [f"  {inert(str(flag), 400)}" for flag in report.flags]
-    return lines
+        yield from ("", "Worth a look (not failures):")
+        yield from (f"  {inert(str(flag), 400)}" for flag in report.flags)
 
 
-def _people(report: Report) -> list[str]:
+def _people(report: Report) -> Iterator[str]:
     if report.mode == "incremental":
-        return ["", "Signatories: not computed in incremental mode (run a full check)."]
-    lines = ["", f"Signatories ({len(report.signatories)}, verified entries only):"]
-    lines += [f"  {_signatory_line(s)}" for s in report.signatories] or ["  (none)"]
+        yield from ("", "Signatories: not computed in incremental mode (run a full check).")
+        return
+    yield from ("", f"Signatories ({len(report.signatories)}, verified entries only):")
+    if report.signatories:
+        yield from (f"  {_signatory_line(s)}" for s in report.signatories)
+    else:
+        yield "  (none)"
     if report.departed:
-        lines += ["", f"No longer on the list ({len(report.departed)}):"]
-        lines += [f"  {_departure_line(d)}" for d in report.departed]
+        yield from ("", f"No longer on the list ({len(report.departed)}):")
+        yield from (f"  {_departure_line(d)}" for d in report.departed)
     if report.closed_at is not None:
-        lines += ["", f"The statement was closed to new signatories at entry {report.closed_at}."]
-    return lines
+        yield from ("", f"The statement was closed to new signatories at entry {report.closed_at}.")
 
 
 def _departure_line(d: Departure) -> str:
@@ -255,6 +270,38 @@ def checkpoint_json(cp: CheckpointInfo | None) -> dict[str, Any] | None:
 
 def report_json(report: Report, source: str) -> dict[str, Any]:
     """The machine-readable report, schema ``endorsement-ledger/verify-report/v1``."""
+    return {
+        key: list(value) if key in _LISTS else value
+        for key, value in _report_fields(report, source).items()
+    }
+
+
+def iter_report_json(report: Report, source: str) -> Iterator[str]:
+    """``json.dumps(report_json(report, source), indent=2, ensure_ascii=False)`` in pieces.
+
+    The same text, written as the lists are read (one piece per signatory, departure or
+    flag), so a report of a million signatories is never held as one object or string.
+    """
+    yield "{"
+    for number, (key, value) in enumerate(_report_fields(report, source).items()):
+        yield f"{',' if number else ''}\n  {_dumps(key)}: "
+        if key not in _LISTS:
+            yield _indent(_dumps(value, indent=2), "  ")
+            continue
+        empty = True
+        for item in value:
+            yield f"{'[' if empty else ','}\n    {_indent(_dumps(item, indent=2), '    ')}"
+            empty = False
+        yield "[]" if empty else "\n  ]"
+    yield "\n}"
+
+
+_LISTS: Final = frozenset({"signatories", "departed", "flags"})
+"""The members of the JSON report whose length grows with the ledger."""
+
+
+def _report_fields(report: Report, source: str) -> dict[str, Any]:
+    # The members in schema order; the growing lists as iterators, read when written.
     genesis = report.genesis
     return {
         "schema": REPORT_SCHEMA,
@@ -280,11 +327,20 @@ def report_json(report: Report, source: str) -> dict[str, Any]:
         ],
         "problems_truncated": report.problems_truncated,
         "not_proven": not_proven(report),
-        "signatories": [signatory_json(s) for s in report.signatories],
-        "departed": [departure_json(d) for d in report.departed],
-        "flags": [{"entry": f.seq, "message": f.message} for f in report.flags],
+        "signatories": map(signatory_json, report.signatories),
+        "departed": map(departure_json, report.departed),
+        "flags": ({"entry": f.seq, "message": f.message} for f in report.flags),
         "closed_at_entry": report.closed_at,
     }
+
+
+def _dumps(value: Any, indent: int | None = None) -> str:
+    return json.dumps(value, indent=indent, ensure_ascii=False)
+
+
+def _indent(text: str, prefix: str) -> str:
+    # json.dumps nests by indenting every line after the first; do the same one level down.
+    return text.replace("\n", "\n" + prefix)
 
 
 def _b64(value: bytes) -> str:
@@ -299,6 +355,8 @@ __all__ = [
     "departure_json",
     "format_time",
     "inert",
+    "iter_render_text",
+    "iter_report_json",
     "not_proven",
     "render_text",
     "report_json",

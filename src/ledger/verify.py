@@ -53,6 +53,7 @@ class EntryChecker:
         *,
         roots_at: Iterable[int] = (),
         keep_events: bool = False,
+        roster: Roster | None = None,
     ) -> None:
         """Start before entry 0.
 
@@ -61,6 +62,9 @@ class EntryChecker:
                 to compare with the ledger's. None to skip that comparison.
             roots_at: tree sizes at which to record the Merkle root (for checkpoints).
             keep_events: keep every change to the list in ``self.roster.events`` (history).
+            roster: an empty roster to build the list in (default: one in memory; a large
+                ledger's caller gives one on disk, ``ledger.store.scratch.roster_for``).
+                ``keep_events`` is ignored when it is given.
         """
         self.tree = CompactRange()
         self._wanted_roots = frozenset(roots_at)
@@ -73,7 +77,7 @@ class EntryChecker:
         self.genesis: Genesis | None = None
         self.statement_hash: bytes | None = None
         self.log_key: VerifyingKey | None = None
-        self.roster = Roster(keep_events=keep_events)
+        self.roster = Roster(keep_events=keep_events) if roster is None else roster
         self.rules_checked = True
         self.problems: list[Problem] = []
 
@@ -246,7 +250,11 @@ class EntryChecker:
         self.problems.append(Problem(seq, check, message))
 
     def report(self, size: int) -> Report:
-        """The report for the entries fed so far."""
+        """The report for the entries fed so far.
+
+        Its lists are the roster's: with an on-disk roster they are views of its file, so
+        call this once, after the last ``feed``.
+        """
         problems = list(self.problems)
         if size == 0:
             problems.append(Problem(None, "encoding", "the ledger has no entries"))
@@ -261,10 +269,10 @@ class EntryChecker:
             problems_truncated=truncated,
             checks_run=frozenset(c for c in ENTRY_CHECKS if self.rules_checked or c != "signers"),
             signatories=self.roster.signatories(),
-            departed=tuple(self.roster.departed),
-            flags=tuple(self.roster.flags),
+            departed=self.roster.departed,
+            flags=self.roster.flags,
             closed_at=self.roster.closed_at,
-            events=tuple(self.roster.events),
+            events=self.roster.events,
         )
 
 
