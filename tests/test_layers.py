@@ -32,6 +32,7 @@ LAYERS: dict[str, int] = {
     "ledger.entry": 3,
     "ledger.note": 3,
     "ledger.lifecycle": 4,
+    "ledger.examine": 4,
     "ledger.actions": 4,
     "ledger.policy": 4,
     "ledger.proofs": 5,
