@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -199,6 +200,13 @@ def list_signatories(source: str, as_json: bool) -> None:
     is_flag=True,
     help="Print a Markdown block to paste into an article, with the fingerprint.",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes that check a ledger file's entries (default: all cores; 1: this process "
+    "only). Bundles are checked in one process. The report is the same for any number.",
+)
 def verify(
     source: str,
     statement_path: str | None,
@@ -208,6 +216,7 @@ def verify(
     policy_path: str | None,
     as_json: bool,
     markdown: bool,
+    jobs: int | None,
 ) -> None:
     """Verify a ledger and print what is proven and what is not.
 
@@ -234,6 +243,7 @@ def verify(
         log_key=load_log_key(log_pub) if log_pub else None,
         policy=load_policy(policy_path) if policy_path else None,
         incremental=incremental,
+        jobs=jobs or _cores(),
     )
     if as_json and markdown:
         raise UsageError("give --json or --markdown, not both")
@@ -244,3 +254,10 @@ def verify(
     else:
         click.echo(render_text(report, source), nl=False)
     sys.exit(0 if report.ok else 1)
+
+
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on every platform
+        return max(1, os.cpu_count() or 1)

@@ -54,6 +54,7 @@ LAYERS: dict[str, int] = {
     "ledger.binding_fetch": 11,
     "ledger.binding_store": 11,
     "ledger.campaign": 12,
+    "ledger.parallel": 12,
     "ledger.audit": 13,
     "ledger.history": 13,
     "ledger.changes": 14,

@@ -28,9 +28,10 @@ from ledger.errors import LedgerError, UsageError, VerificationError
 from ledger.keys import VerifyingKey
 from ledger.merkle import CompactRange
 from ledger.note import open_checkpoint
+from ledger.parallel import feed_entries
 from ledger.policy import Policy
 from ledger.store import open_store
-from ledger.verify import MAX_PROBLEMS, EntryChecker, Problem, Report
+from ledger.verify import EntryChecker, Problem, Report
 
 
 class LedgerSource(Protocol):
@@ -73,6 +74,7 @@ def check_ledger_file(
     log_key: VerifyingKey | None = None,
     policy: Policy | None = None,
     incremental: bool = False,
+    jobs: int = 1,
 ) -> Report:
     """Verify a ledger file read-only and return the report (never raises on bad data).
 
@@ -84,13 +86,15 @@ def check_ledger_file(
         log_key: the log key the reader trusts (default: the key the genesis entry names).
         policy: a witness policy the latest checkpoint's cosignatures must satisfy.
         incremental: trust ``saved_checkpoint`` and check only the entries after it.
+        jobs: worker processes that check entries (``ledger.parallel``); 1 checks them in
+            this process. The report is the same for any number.
 
     Returns:
         The report; ``report.ok`` only if every check that ran passed.
 
     Raises:
         StoreError: the file is missing or not a ledger (no report can be made).
-        UsageError: ``incremental`` without ``saved_checkpoint``.
+        UsageError: ``incremental`` without ``saved_checkpoint``, or ``jobs`` below 1.
     """
     if incremental and saved_checkpoint is None:
         raise UsageError("incremental verification needs a checkpoint you saved earlier")
@@ -103,6 +107,7 @@ def check_ledger_file(
             log_key=log_key,
             policy=policy,
             incremental=incremental,
+            jobs=jobs,
         )
     finally:
         store.close()
@@ -120,10 +125,13 @@ def check_source(
     policy: Policy | None = None,
     incremental: bool = False,
     keep_events: bool = False,
+    jobs: int = 1,
 ) -> Report:
     """Verify any ``LedgerSource`` (see ``check_ledger_file`` for the arguments).
 
     ``keep_events`` also records every change to the list in ``report.events`` (O(n) memory).
+    ``jobs`` > 1 uses worker processes for a ledger file (a ``SqliteStore``) only; other
+    sources (bundles) are checked in this process.
 
     Raises:
         UsageError: ``incremental`` without ``saved_checkpoint``.
@@ -142,10 +150,7 @@ def check_source(
         start = _resume(source, checker, saved_checkpoint, log_key)
     # Up to the size read above: a writer appending meanwhile must not make the report mix
     # the size of one prefix with the root of another.
-    for position, raw in source.iter_entries(start, size):
-        checker.feed(position, raw)
-        if len(checker.problems) > MAX_PROBLEMS:
-            break
+    feed_entries(checker, source, start, size, jobs=jobs)
     report = checker.report(size)
     anchors = check_anchors(
         genesis=report.genesis,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, NamedTuple
 
-from ledger.cose import decode_endorsement, payload_key, verify_endorsement
+from ledger.cose import decode_endorsement, verify_endorsement
 from ledger.entry import decode_entry
 from ledger.errors import FormatError, VerificationError
 from ledger.keys import VerifyingKey
@@ -144,12 +144,13 @@ def to_wire(examined: Examined) -> Wire:
         signed.body_protected,
         signed.cosigner,
     )
-    return (leaf_hash, wire_entry, error, problems, wire_signed, signer.raw)
+    wire_signer = (signer.name, signer.raw, signer.key_id, signer.fingerprint)
+    return (leaf_hash, wire_entry, error, problems, wire_signed, wire_signer)
 
 
 def from_wire(wire: Wire) -> Examined:
     """The ``Examined`` that ``to_wire`` was given (its values were checked where it ran)."""
-    leaf_hash, wire_entry, error, problems, wire_signed, signer_raw = wire
+    leaf_hash, wire_entry, error, problems, wire_signed, wire_signer = wire
     if wire_entry is None:
         return Examined(leaf_hash, None, error, problems)
     seq, prev, type_code, statement_hash, recorded_at, body, version = wire_entry
@@ -189,4 +190,5 @@ def from_wire(wire: Wire) -> Examined:
         body_protected,
         cosigner,
     )
-    return Examined(leaf_hash, entry, error, problems, signed, payload_key(signer_raw))
+    signer = VerifyingKey._checked(*wire_signer)  # built and checked by examine
+    return Examined(leaf_hash, entry, error, problems, signed, signer)
