@@ -34,6 +34,7 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "example" / "ledger.db"
 @pytest.fixture(autouse=True)
 def tiny_ranges(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parallel, "CHUNK", 3)
+    monkeypatch.setattr(parallel, "MIN_CHUNK", 3)
 
 
 def both(path: Path, **options: Any) -> tuple[ledger.Report, ledger.Report]:

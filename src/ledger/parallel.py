@@ -34,6 +34,8 @@ from ledger.verify import MAX_PROBLEMS, EntryChecker
 
 CHUNK: Final = 2048
 """Entries per range a worker checks: large enough that sending a range back costs little."""
+MIN_CHUNK: Final = 128
+"""The smallest range for a small ledger; with fewer entries than this, one process checks."""
 
 
 def feed_entries(
@@ -49,15 +51,17 @@ def feed_entries(
 
     Stops early once the checker holds more than ``MAX_PROBLEMS`` problems. Several jobs are
     used only for a ``SqliteStore`` (other sources are read in this process) with more than
-    ``chunk`` (default ``CHUNK``) entries to check; the report is the same either way.
+    ``chunk`` entries to check (default: a quarter of each job's share, between ``MIN_CHUNK``
+    and ``CHUNK``); the report is the same either way.
 
     Raises:
         UsageError: ``jobs`` or ``chunk`` is below 1.
         LedgerError: the source fails (a store error), as in one process.
     """
-    chunk = CHUNK if chunk is None else chunk
-    if jobs < 1 or chunk < 1:
+    if jobs < 1 or (chunk is not None and chunk < 1):
         raise UsageError(f"jobs and chunk must be at least 1, not {jobs} and {chunk}")
+    if chunk is None:  # small ledgers: ranges small enough that every worker gets several
+        chunk = min(CHUNK, max(MIN_CHUNK, -(-(end - start) // (4 * jobs))))
     # Verification allocates a few short-lived objects per entry (and more when results come
     # from workers) while the list it builds grows: collecting the youngest generation every
     # 700 allocations cost the main process ~15% with 2 jobs at 10^5 entries. Collect less
