@@ -9,6 +9,7 @@ small ledger is split over several workers and many ranges.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import random
 import re
@@ -180,3 +181,16 @@ def test_cli_jobs_output_is_identical(tmp_path: Path, original: tamper.Original)
     assert runs[0].output == runs[1].output
     refused = CliRunner().invoke(cli, ["verify", str(path), "--jobs", "0"])
     assert refused.exit_code == 2
+
+
+def _check_in_a_daemon(path: str) -> bool:
+    return ledger.check_ledger_file(path, jobs=2).ok
+
+
+def test_a_daemonic_process_checks_in_itself(tmp_path: Path, original: tamper.Original) -> None:
+    # multiprocessing refuses children to a daemonic process (a pool worker): no crash.
+    path = tmp_path / "ledger.db"
+    path.write_bytes(original.data)
+    context = multiprocessing.get_context()
+    with context.Pool(1) as pool:
+        assert pool.apply(_check_in_a_daemon, (str(path),))

@@ -133,7 +133,8 @@ def _feed_parallel(
                 if len(checker.problems) > MAX_PROBLEMS:
                     return end
             position = high
-    except (OSError, EOFError, ImportError, NotImplementedError, ValueError):
+    # AssertionError: multiprocessing refuses children to a daemonic process (a pool worker).
+    except (OSError, EOFError, ImportError, NotImplementedError, ValueError, AssertionError):
         return position  # no worker processes here, or one died: go on in this process
     finally:
         _stop(workers)
