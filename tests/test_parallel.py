@@ -132,7 +132,7 @@ def test_without_worker_processes_it_runs_in_this_process(
     path = tmp_path / "ledger.db"
     path.write_bytes(original.data)
     one = ledger.check_ledger_file(path, jobs=1)
-    monkeypatch.setattr(parallel.multiprocessing, "get_context", _NoProcesses)
+    monkeypatch.setattr(multiprocessing, "get_context", _NoProcesses)
     assert ledger.check_ledger_file(path, jobs=2) == one
 
 

@@ -19,18 +19,19 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import multiprocessing
 import pickle
-from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from ledger.errors import LedgerError, UsageError
 from ledger.examine import Wire, examine, from_wire, to_wire
 from ledger.keys import ed25519_backend, use_ed25519_backend
 from ledger.store import SqliteStore, open_store
 from ledger.verify import MAX_PROBLEMS, EntryChecker
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+    from multiprocessing.process import BaseProcess
 
 CHUNK: Final = 2048
 """Entries per range a worker checks: large enough that sending a range back costs little."""
@@ -104,10 +105,12 @@ def _feed_parallel(
     are read from the worker pipes in range order (no result thread, no futures).
     """
     ranges = [(low, min(low + chunk, end)) for low in range(start, end, chunk)]
-    context = multiprocessing.get_context()
     workers: list[tuple[BaseProcess, Connection]] = []
     position = start
     try:
+        import multiprocessing  # noqa: PLC0415 - missing on some platforms: then one process
+
+        context = multiprocessing.get_context()
         for _ in range(min(jobs, len(ranges))):
             mine, theirs = context.Pipe()
             process = context.Process(
