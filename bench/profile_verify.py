@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
+import pickle
 import pstats
 import sys
 import time
@@ -35,7 +36,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 import benchlib
 import ledger
 from ledger import codec, cose, payload
+from ledger import entry as entry_module
 from ledger.entry import MAX_ENTRY_BYTES
+from ledger.examine import examine, from_wire, to_wire
 from ledger.lifecycle import apply
 from ledger.lookalike import skeleton
 from ledger.merkle import CompactRange, hash_leaf
@@ -83,7 +86,7 @@ def stages(path: Path, entries: int, reps: int) -> list[tuple[str, float]]:  # n
     assert all(isinstance(body, bytes) for body in bodies)
     signed = [ledger.decode_endorsement(body) for body in bodies]  # type: ignore[arg-type]
     cose_values = [cbor2.loads(body) for body in bodies]  # type: ignore[arg-type]
-    keys = [cose._payload_key(s.endorsement.public_key) for s in signed]
+    keys = [cose.payload_key(s.endorsement.public_key) for s in signed]
     messages = [cose._sig_structure_sign1(s.protected, s.payload) for s in signed]
     openssl_keys = [Ed25519PublicKey.from_public_bytes(k.raw) for k in keys]
     genesis = ledger.decode_entry(genesis_raw)
@@ -111,12 +114,15 @@ def stages(path: Path, entries: int, reps: int) -> list[tuple[str, float]]:  # n
     add("CompactRange.append", compact)
     add("decode_entry", lambda: [ledger.decode_entry(raw) for raw in raws])
     add(
-        "  codec.decode(entry)",
-        lambda: [codec.decode(raw, max_size=MAX_ENTRY_BYTES, what="entry") for raw in raws],
+        "  codec.decode_exact(entry)",
+        lambda: [codec.decode_exact(raw, max_size=MAX_ENTRY_BYTES) for raw in raws],
     )
     add("    cbor2.loads", lambda: [cbor2.loads(raw) for raw in raws])
-    add("    codec._check (walk)", each(lambda v: codec._check(v, 0, "entry"), values))
     add("    cbor2.dumps (re-encode check)", lambda: [cbor2.dumps(v) for v in values])
+    add(
+        "  (field-by-field decoder, for comparison)",
+        lambda: [entry_module._decode_entry_fields(raw) for raw in raws],
+    )
     add(
         "  Entry(...) attrs constructor",
         lambda: [
@@ -134,19 +140,19 @@ def stages(path: Path, entries: int, reps: int) -> list[tuple[str, float]]:  # n
     )
     add("decode_endorsement", lambda: [ledger.decode_endorsement(b) for b in bodies])  # type: ignore[arg-type]
     add(
-        "  codec.decode(COSE_Sign1)",
-        lambda: [codec.decode(b, max_size=20_000, what="endorsement") for b in bodies],  # type: ignore[arg-type]
+        "  codec.decode_exact(COSE_Sign1)",
+        lambda: [codec.decode_exact(b, max_size=20_000) for b in bodies],  # type: ignore[arg-type]
     )
     add("    cbor2.loads", lambda: [cbor2.loads(b) for b in bodies])  # type: ignore[arg-type]
     add("    cbor2.dumps (re-encode check)", lambda: [cbor2.dumps(v) for v in cose_values])
     add(
-        "  codec.decode(protected header)",
-        lambda: [codec.decode(s.protected, max_size=1024, what="header") for s in signed],
+        "  codec.decode_exact(protected header)",
+        lambda: [codec.decode_exact(s.protected, max_size=1024) for s in signed],
     )
     add("  decode_payload", lambda: [payload.decode_payload(s.payload) for s in signed])
     add(
-        "    codec.decode(payload)",
-        lambda: [codec.decode(s.payload, max_size=16_384, what="payload") for s in signed],
+        "    codec.decode_exact(payload)",
+        lambda: [codec.decode_exact(s.payload, max_size=16_384) for s in signed],
     )
     add(
         "    check_payload",
@@ -190,8 +196,8 @@ def stages(path: Path, entries: int, reps: int) -> list[tuple[str, float]]:  # n
     )
     add("verify_endorsement", lambda: [ledger.verify_endorsement(s) for s in signed])
     add(
-        "  _payload_key (VerifyingKey.from_raw)",
-        lambda: [cose._payload_key(s.endorsement.public_key) for s in signed],
+        "  payload_key (VerifyingKey.from_raw, cached)",
+        lambda: [cose.payload_key(s.endorsement.public_key) for s in signed],
     )
     add("  VerifyingKey.key_id (SHA-256, uncached)", lambda: [k.key_id for k in keys])
     add(
@@ -203,11 +209,11 @@ def stages(path: Path, entries: int, reps: int) -> list[tuple[str, float]]:  # n
         lambda: [cose.statement_uri(s.endorsement.statement_hash) for s in signed],
     )
     add(
-        "  _sig_structure_sign1 (codec.encode)",
+        "  _sig_structure_sign1 (codec.encode_strings)",
         lambda: [cose._sig_structure_sign1(s.protected, s.payload) for s in signed],
     )
     add(
-        "  VerifyingKey.verify (checks + OpenSSL)",
+        f"  VerifyingKey.verify (checks + {ledger.ed25519_backend()})",
         each(
             lambda kms: kms[0].verify(kms[1], kms[2].signature),
             list(zip(keys, messages, signed, strict=True)),
@@ -219,6 +225,18 @@ def stages(path: Path, entries: int, reps: int) -> list[tuple[str, float]]:  # n
             k.verify(s.signature, m) for k, m, s in zip(openssl_keys, messages, signed, strict=True)
         ],
     )
+    try:
+        from nacl.bindings import crypto_sign_open  # noqa: PLC0415 - optional
+    except ImportError:
+        pass
+    else:
+        add(
+            "    crypto_sign_open (libsodium alone)",
+            lambda: [
+                crypto_sign_open(s.signature + m, k.raw)
+                for k, m, s in zip(keys, messages, signed, strict=True)
+            ],
+        )
 
     def lifecycle() -> None:
         roster = Roster()
@@ -263,6 +281,25 @@ def stages(path: Path, entries: int, reps: int) -> list[tuple[str, float]]:  # n
             checker.feed(seq, raw)
         assert not checker.problems
 
+    examined = [examine(seq, raw) for seq, raw in enumerate(raws, 1)]
+    wires = [to_wire(e) for e in examined]
+
+    def ordered_half() -> None:
+        checker = EntryChecker()
+        checker.feed(0, genesis_raw)
+        for seq, item in enumerate(examined, 1):
+            checker.feed_examined(seq, item)
+
+    add(
+        "examine (the stateless half: a worker's, with --jobs)",
+        lambda: [examine(seq, raw) for seq, raw in enumerate(raws, 1)],
+    )
+    add(
+        "  to_wire + pickle (worker side)",
+        lambda: pickle.dumps([to_wire(e) for e in examined], protocol=pickle.HIGHEST_PROTOCOL),
+    )
+    add("feed_examined (the ordered half: the main process's)", ordered_half)
+    add("  from_wire (main side, with --jobs)", lambda: [from_wire(w) for w in wires])
     add("TOTAL: EntryChecker.feed (in memory, no store)", feed_all)
     store.close()
     return rows
@@ -292,7 +329,7 @@ HOT: Sequence[tuple[str, str]] = (
     ("names.py", "check_domain"),
     ("names.py", "check_url"),
     ("cose.py", "verify_endorsement"),
-    ("cose.py", "_payload_key"),
+    ("cose.py", "payload_key"),
     ("keys.py", "__init__"),
     ("keys.py", "validate_key_name"),
     ("keys.py", "_check_public_key_bytes"),

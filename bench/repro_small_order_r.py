@@ -3,12 +3,11 @@
     python bench/repro_small_order_r.py
 
 A key owner can sign with R = the identity point (nonce r = 0, S = k * a mod L). The cofactorless
-equation holds, so OpenSSL (``cryptography``, what ``ledger.VerifyingKey.verify`` uses) accepts
-it; libsodium (PyNaCl) refuses every signature whose R has small order. The library's rule in
-``ledger.keys`` checks small-order *public keys* and S < L, not R, so swapping the backend for
-libsodium would change which endorsements verify: add "R is not one of the 8 small-order
-encodings" to the rule (a frozenset lookup, like the key check) before offering PyNaCl.
-Needs PyNaCl (``pip install pynacl``).
+equation holds, so OpenSSL (``cryptography``) accepts it; libsodium (PyNaCl) refuses every
+signature whose R has small order. This was why the library's rule in ``ledger.keys`` had to
+refuse small-order (and non-canonical) R itself, before either backend: the script prints what
+each raw backend does, then what ``ledger.VerifyingKey.verify`` does with each backend (refused
+with both), and exits 1 if the library's verdicts differ. Needs PyNaCl (``pip install pynacl``).
 """
 
 from __future__ import annotations
@@ -18,9 +17,11 @@ import sys
 
 import nacl.bindings
 import nacl.exceptions
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 import ledger
+import ledger.keys
 
 L = 2**252 + 27742317777372353535851937790883648493
 
@@ -44,18 +45,28 @@ def main() -> int:
         hashlib.sha256(b"small-order R demo").digest(), message
     )
     try:
-        ledger.VerifyingKey.from_raw("demo", public).verify(message, signature)
+        Ed25519PublicKey.from_public_bytes(public).verify(signature, message)
         openssl = "accepted"
-    except ledger.VerificationError:
+    except InvalidSignature:
         openssl = "rejected"
     try:
         nacl.bindings.crypto_sign_open(signature + message, public)
         sodium = "accepted"
     except nacl.exceptions.BadSignatureError:
         sodium = "rejected"
-    print(f"ledger.VerifyingKey.verify (OpenSSL via cryptography): {openssl}")
-    print(f"libsodium (PyNaCl crypto_sign_open): {sodium}")
-    return 0 if openssl == sodium else 1
+    print(f"OpenSSL alone (cryptography): {openssl}")
+    print(f"libsodium alone (PyNaCl crypto_sign_open): {sodium}")
+    verdicts = set()
+    for backend in ledger.keys.ED25519_BACKENDS:
+        ledger.use_ed25519_backend(backend)
+        try:
+            ledger.VerifyingKey.from_raw("demo", public).verify(message, signature)
+            verdict = "accepted"
+        except ledger.VerificationError as exc:
+            verdict = f"rejected ({exc})"
+        verdicts.add(verdict)
+        print(f"ledger.VerifyingKey.verify with {backend}: {verdict}")
+    return 0 if len(verdicts) == 1 else 1
 
 
 if __name__ == "__main__":

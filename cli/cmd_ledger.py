@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterable, Iterator
 from itertools import chain
@@ -208,6 +209,13 @@ def _list_json(verified: bool, signatories: Iterable[Signatory]) -> Iterator[str
     is_flag=True,
     help="Print a Markdown block to paste into an article, with the fingerprint.",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes that check a ledger file's entries (default: all cores; 1: this process "
+    "only). Bundles are checked in one process. The report is the same for any number.",
+)
 def verify(
     source: str,
     statement_path: str | None,
@@ -217,6 +225,7 @@ def verify(
     policy_path: str | None,
     as_json: bool,
     markdown: bool,
+    jobs: int | None,
 ) -> None:
     """Verify a ledger and print what is proven and what is not.
 
@@ -245,6 +254,7 @@ def verify(
             policy=load_policy(policy_path) if policy_path else None,
             incremental=incremental,
             progress=bar,
+            jobs=jobs or _cores(),
         )
     with report:  # a large ledger's list is read from a temporary file, deleted here
         if as_json and markdown:
@@ -271,3 +281,10 @@ def echo_chunks(chunks: Iterable[str], size: int = 1 << 16) -> None:
             click.echo("".join(buffer), nl=False)
             buffer, held = [], 0
     click.echo("".join(buffer), nl=False)
+
+
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on every platform
+        return max(1, os.cpu_count() or 1)

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
+import json
 import re
 import string
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import ledger
+from ledger import keys
 from ledger.errors import FormatError, UsageError, VerificationError
 from ledger.keys import (
     DEFAULT_LOG2N,
@@ -823,3 +829,72 @@ def test_parse_any_key_text() -> None:
         parse_any_key_text("hello")
     with pytest.raises(FormatError):
         parse_any_key_text(PUB.to_text() + "\n\n")
+
+
+# --- Ed25519 backends -------------------------------------------------------------------------
+
+
+def _signature_case(name: str) -> tuple[bytes, bytes, bytes]:
+    document = json.loads((Path(__file__).parent / "vectors" / "keys.json").read_text())
+    case = next(c for c in document["signatures"]["cases"] if c["name"] == name)
+    message = bytes.fromhex(document["signatures"]["message_hex"])
+    return bytes.fromhex(case["public_key_hex"]), message, bytes.fromhex(case["signature_hex"])
+
+
+def test_identity_r_is_where_the_raw_backends_disagree() -> None:
+    # The vector is worth having only if it is a real disagreement: OpenSSL alone accepts it.
+    raw, message, signature = _signature_case("small-order-r-identity")
+    Ed25519PublicKey.from_public_bytes(raw).verify(signature, message)  # no exception
+    nacl = pytest.importorskip("nacl.bindings")
+    exceptions = pytest.importorskip("nacl.exceptions")
+    with pytest.raises(exceptions.BadSignatureError):
+        nacl.crypto_sign_open(signature + message, raw)
+
+
+def test_identity_r_is_refused_by_every_backend(ed25519_backend: str) -> None:
+    raw, message, signature = _signature_case("small-order-r-identity")
+    with pytest.raises(VerificationError, match="R is a small-order point"):
+        VerifyingKey.from_raw("test", raw).verify(message, signature)
+    assert ledger.ed25519_backend() == ed25519_backend
+
+
+@given(st.binary(min_size=0, max_size=200), st.integers(0, 2**32 - 1), st.integers(0, 511))
+def test_backends_agree_on_signatures_and_their_bit_flips(
+    message: bytes, seed: int, bit: int
+) -> None:
+    if importlib.util.find_spec("nacl") is None:
+        pytest.skip("PyNaCl is not installed")
+    key = SigningKey.from_seed("k", hashlib.sha256(seed.to_bytes(4, "big")).digest())
+    good = key.sign(message)
+    flipped = bytearray(good)
+    flipped[bit // 8] ^= 1 << (bit % 8)
+    verdicts = []
+    for backend in keys.ED25519_BACKENDS:
+        keys.use_ed25519_backend(backend)
+        try:
+            outcome = []
+            for signature in (good, bytes(flipped)):
+                try:
+                    key.public.verify(message, signature)
+                    outcome.append("ok")
+                except VerificationError as exc:
+                    outcome.append(str(exc))
+            verdicts.append(outcome)
+        finally:
+            keys.use_ed25519_backend("auto")
+    assert verdicts[0] == verdicts[1]
+    assert verdicts[0][0] == "ok"
+    assert verdicts[0][1] != "ok"
+
+
+def test_backend_choice() -> None:
+    previous = keys.ed25519_backend()
+    try:
+        assert keys.use_ed25519_backend("openssl") == "openssl"
+        assert ledger.ed25519_backend() == "openssl"
+        expected = "libsodium" if importlib.util.find_spec("nacl") else "openssl"
+        assert keys.use_ed25519_backend("auto") == expected
+        with pytest.raises(UsageError, match="unknown Ed25519 backend"):
+            keys.use_ed25519_backend("fastest")
+    finally:
+        keys.use_ed25519_backend(previous)

@@ -40,6 +40,7 @@ from ledger import (
     verify,
     witness,
 )
+from ledger import keys as ledger_keys
 from ledger import payload as payload_codec
 from ledger.campaign import Ledger
 from ledger.errors import FormatError, LedgerError, VerificationError
@@ -232,7 +233,8 @@ def test_small_order_public_key_is_rejected(encoding: str) -> None:
 
 
 @pytest.mark.parametrize("case", cases("keys.json", "signatures", "cases"))
-def test_signature_rule(case: dict[str, Any]) -> None:
+def test_signature_rule(case: dict[str, Any], ed25519_backend: str) -> None:
+    assert ledger_keys.ed25519_backend() == ed25519_backend
     message = bytes.fromhex(load("keys.json")["signatures"]["message_hex"])
     key = VerifyingKey.from_raw("test", bytes.fromhex(case["public_key_hex"]))
     signature = bytes.fromhex(case["signature_hex"])

@@ -18,9 +18,16 @@ Typical use::
 
 Errors: every failure is a ``LedgerError``: ``FormatError`` (cannot decode),
 ``VerificationError`` (does not verify), ``StoreError``, ``UsageError``.
+
+Ed25519 signatures are verified with libsodium (PyNaCl, ``pip install endorsement-ledger[fast]``)
+when it is installed, else with OpenSSL (``cryptography``); both accept exactly the same
+signatures. ``LEDGER_ED25519_BACKEND=openssl`` (or ``libsodium``) in the environment, or
+``use_ed25519_backend``, picks one.
 """
 
 from __future__ import annotations
+
+import os
 
 from ledger.actions import revoke, rotate, withdraw
 from ledger.audit import LedgerSource, check_ledger_file, check_source
@@ -69,7 +76,7 @@ from ledger.keyfile import (
     secret_key_is_encrypted,
     write_key_pair,
 )
-from ledger.keys import SigningKey, VerifyingKey
+from ledger.keys import SigningKey, VerifyingKey, ed25519_backend, use_ed25519_backend
 from ledger.merkle import hash_leaf
 from ledger.model import (
     Action,
@@ -182,6 +189,7 @@ __all__ = [
     "decode_entry",
     "describe_entry",
     "diff",
+    "ed25519_backend",
     "encode_entry",
     "endorse",
     "evidence_from_json",
@@ -239,6 +247,7 @@ __all__ = [
     "signatory_json",
     "statement_hash",
     "txt_name",
+    "use_ed25519_backend",
     "verify_cosignature",
     "verify_endorsement",
     "verify_tlog_proof",
@@ -248,3 +257,5 @@ __all__ = [
     "witness_verifier_key",
     "write_key_pair",
 ]
+
+use_ed25519_backend(os.environ.get("LEDGER_ED25519_BACKEND", "auto"))

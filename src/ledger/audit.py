@@ -28,11 +28,12 @@ from ledger.errors import LedgerError, UsageError, VerificationError
 from ledger.keys import VerifyingKey
 from ledger.merkle import CompactRange
 from ledger.note import open_checkpoint
+from ledger.parallel import feed_entries
 from ledger.policy import Policy
-from ledger.progress import PROGRESS_EVERY, Progress
+from ledger.progress import Progress
 from ledger.store import open_store
 from ledger.store.scratch import close_roster, roster_for
-from ledger.verify import MAX_PROBLEMS, EntryChecker, Problem, Report
+from ledger.verify import EntryChecker, Problem, Report
 
 
 class LedgerSource(Protocol):
@@ -76,6 +77,7 @@ def check_ledger_file(
     policy: Policy | None = None,
     incremental: bool = False,
     progress: Progress | None = None,
+    jobs: int = 1,
 ) -> Report:
     """Verify a ledger file read-only and return the report (never raises on bad data).
 
@@ -88,13 +90,15 @@ def check_ledger_file(
         policy: a witness policy the latest checkpoint's cosignatures must satisfy.
         incremental: trust ``saved_checkpoint`` and check only the entries after it.
         progress: called with (entries checked, entries to check) now and then.
+        jobs: worker processes that check entries (``ledger.parallel``); 1 checks them in
+            this process. The report is the same for any number.
 
     Returns:
         The report; ``report.ok`` only if every check that ran passed.
 
     Raises:
         StoreError: the file is missing or not a ledger (no report can be made).
-        UsageError: ``incremental`` without ``saved_checkpoint``.
+        UsageError: ``incremental`` without ``saved_checkpoint``, or ``jobs`` below 1.
     """
     if incremental and saved_checkpoint is None:
         raise UsageError("incremental verification needs a checkpoint you saved earlier")
@@ -108,6 +112,7 @@ def check_ledger_file(
             policy=policy,
             incremental=incremental,
             progress=progress,
+            jobs=jobs,
         )
     finally:
         store.close()
@@ -131,10 +136,13 @@ def check_source(
     incremental: bool = False,
     keep_events: bool = False,
     progress: Progress | None = None,
+    jobs: int = 1,
 ) -> Report:
     """Verify any ``LedgerSource`` (see ``check_ledger_file`` for the arguments).
 
     ``keep_events`` also records every change to the list in ``report.events`` (O(n) space).
+    ``jobs`` > 1 uses worker processes for a ledger file (a ``SqliteStore``) only; other
+    sources (bundles) are checked in this process.
 
     From ``ledger.store.scratch.SCRATCH_FROM`` entries the report's lists are views of a
     temporary file: close the report (``with report:`` or ``report.close()``) to delete it
@@ -160,12 +168,7 @@ def check_source(
             start = _resume(source, checker, saved_checkpoint, log_key)
         # Up to the size read above: a writer appending meanwhile must not make the report mix
         # the size of one prefix with the root of another.
-        for position, raw in source.iter_entries(start, size):
-            checker.feed(position, raw)
-            if len(checker.problems) > MAX_PROBLEMS:
-                break
-            if progress is not None and position % PROGRESS_EVERY == 0:
-                progress(position - start, size - start)
+        feed_entries(checker, source, start, size, jobs=jobs, progress=progress)
         if progress is not None:
             progress(size - start, size - start)
         report = checker.report(size)

@@ -775,8 +775,13 @@ def check_location(
     incremental: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
     progress: Progress | None = None,
+    jobs: int = 1,
 ) -> Report:
-    """Verify a ledger file, a bundle directory or a bundle URL (``check_bundle`` arguments)."""
+    """Verify a ledger file, a bundle directory or a bundle URL (``check_bundle`` arguments).
+
+    ``jobs`` worker processes check a ledger file's entries (see ``check_ledger_file``); a
+    bundle is checked in this process.
+    """
     options: dict[str, Any] = {
         "statement": statement,
         "saved_checkpoint": saved_checkpoint,
@@ -787,7 +792,7 @@ def check_location(
     }
     if is_bundle_location(location):
         return check_bundle(location, timeout=timeout, **options)
-    return check_ledger_file(location, **options)
+    return check_ledger_file(location, jobs=jobs, **options)
 
 
 def check_bundle(

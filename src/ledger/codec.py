@@ -33,8 +33,10 @@ COSE_SIGN1_TAG: Final = 18
 COSE_SIGN_TAG: Final = 98
 MAX_KEY: Final = 23
 MAX_DEPTH: Final = 8
+UINT_MAX: Final = 2**64 - 1
+"""The largest unsigned integer of the data model (larger ones would be bignum tags)."""
 _INT_MIN: Final = -(2**64)
-_INT_MAX: Final = 2**64 - 1
+_INT_MAX: Final = UINT_MAX
 _ALLOWED_TAGS: Final = frozenset({COSE_SIGN1_TAG, COSE_SIGN_TAG})
 
 
@@ -90,6 +92,39 @@ def decode(data: bytes, *, max_size: int, what: str) -> CborValue:
     if again != data:
         raise FormatError(f"{what}: {_difference(data, again)}")
     return value
+
+
+def decode_exact(data: bytes, *, max_size: int) -> CborValue | None:
+    """The fast half of ``decode`` for decoders that know the exact shape they expect.
+
+    Returns the value only if ``data`` parses as CBOR (with ``decode``'s parser settings) and
+    re-encodes to exactly ``data``; else None, and the caller runs ``decode`` to get the error.
+    It does NOT walk the value: the caller must check every field's exact type (``type(x) is
+    int``, ``bytes``, ``str``, ``dict`` with the expected keys in ascending order), the range
+    of every integer, and nothing else may be accepted. With those checks, a value accepted
+    here is one ``decode`` accepts and returns equal (``tests/test_codec.py`` checks it), at
+    the cost of one parse and one plain encode (no ``_check`` walk, no ``Fields`` lookups).
+    """
+    if len(data) > max_size:
+        return None
+    try:
+        value = cbor2.loads(
+            data, allow_indefinite=False, allow_duplicate_keys=False, max_depth=MAX_DEPTH + 1
+        )
+        if cbor2.dumps(value) != data:
+            return None
+    except (cbor2.CBORError, ValueError, TypeError, OverflowError, RecursionError):
+        return None
+    return value
+
+
+def encode_strings(items: list[bytes | str]) -> bytes:
+    """Encode a flat array of byte and text strings (a COSE ``Sig_structure``).
+
+    The same bytes as ``encode(items)``, without its normalising walk: strings have one
+    encoding, so there is nothing to normalise.
+    """
+    return bytes(cbor2.dumps(items))
 
 
 def _normalise(value: CborValue, depth: int) -> CborValue:

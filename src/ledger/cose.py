@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Final
 
 import cbor2
@@ -49,6 +50,7 @@ _CWT_ISS, _CWT_SUB = 1, 2
 _SIGNATURE_SIZE: Final = 64
 
 
+@lru_cache(maxsize=64)  # a ledger has one statement: computed once, not once per entry
 def statement_uri(statement_hash: bytes) -> str:
     """The statement hash as an RFC 6920 ``ni`` URI (``ni:///sha-256;<base64url>``)."""
     digest = base64.urlsafe_b64encode(statement_hash).rstrip(b"=").decode()
@@ -116,6 +118,11 @@ def decode_endorsement(data: bytes) -> SignedEndorsement:
         FormatError: not a COSE_Sign1 (or, for a rotation, COSE_Sign) of this profile, or a
             field is malformed.
     """
+    fast = _decode_sign1_shape(data)
+    return fast if fast is not None else _decode_fields(data)
+
+
+def _decode_fields(data: bytes) -> SignedEndorsement:
     value = codec.decode(data, max_size=MAX_ENDORSEMENT_BYTES, what="endorsement")
     if isinstance(value, cbor2.CBORTag) and value.tag == codec.COSE_SIGN_TAG:
         return _decode_sign(data, value.value)
@@ -147,6 +154,72 @@ def decode_endorsement(data: bytes) -> SignedEndorsement:
     )
 
 
+_HEADER_KEYS: Final = (_HEADER_ALG, _HEADER_CONTENT_TYPE, _HEADER_KID, _HEADER_CWT)
+_CLAIM_KEYS: Final = (_CWT_ISS, _CWT_SUB)
+
+
+def _decode_sign1_shape(data: bytes) -> SignedEndorsement | None:  # noqa: PLR0911 - one a shape
+    """A COSE_Sign1 of exactly the profile's shape, decoded; None for anything else.
+
+    The fast path of ``decode_endorsement`` (see ``codec.decode_exact``): it accepts only what
+    the field-by-field decoder accepts, with the same result, and leaves every other input, and
+    so every error message, to it. The payload is decoded by ``decode_payload`` as there.
+    """
+    value = codec.decode_exact(data, max_size=MAX_ENDORSEMENT_BYTES)
+    if type(value) is not cbor2.CBORTag or value.tag != codec.COSE_SIGN1_TAG:
+        return None
+    parts = value.value
+    if type(parts) is not tuple or len(parts) != 4:
+        return None
+    protected, unprotected, payload, signature = parts
+    if not (
+        type(protected) is bytes
+        and protected
+        and isinstance(unprotected, Mapping)
+        and not unprotected
+        and type(payload) is bytes
+        and type(signature) is bytes
+        and len(signature) == _SIGNATURE_SIZE
+    ):
+        return None
+    header = codec.decode_exact(protected, max_size=1024)
+    if type(header) is not dict or tuple(header) != _HEADER_KEYS:
+        return None
+    alg, content_type, key_id, claims = header.values()
+    if not (
+        type(alg) is int
+        and alg == ALG_EDDSA
+        and type(content_type) is str
+        and content_type == CONTENT_TYPE
+        and type(key_id) is bytes
+        and len(key_id) == HASH_SIZE
+        and type(claims) is dict
+        and tuple(claims) == _CLAIM_KEYS
+    ):
+        return None
+    issuer, subject = claims.values()
+    if not (
+        type(issuer) is str
+        and 0 < len(issuer) <= 300  # the limits of _claims
+        and type(subject) is str
+        and 0 < len(subject) <= 100
+    ):
+        return None
+    endorsement = decode_payload(payload)
+    if endorsement.action is Action.ROTATE:
+        raise FormatError("endorsement: a rotation must be a COSE_Sign with two signatures")
+    return SignedEndorsement(
+        endorsement=endorsement,
+        cose=data,
+        key_id=key_id,
+        issuer=issuer,
+        subject=subject,
+        protected=protected,
+        payload=payload,
+        signature=signature,
+    )
+
+
 def verify_endorsement(signed: SignedEndorsement) -> VerifyingKey:
     """Verify a signed statement's signatures and the bindings of its headers to its payload.
 
@@ -161,7 +234,7 @@ def verify_endorsement(signed: SignedEndorsement) -> VerifyingKey:
         VerificationError: a binding or a signature does not verify.
     """
     endorsement = signed.endorsement
-    key = _payload_key(endorsement.public_key)
+    key = payload_key(endorsement.public_key)
     if signed.key_id != key.key_id:
         raise VerificationError("kid in the protected header is not the payload's key")
     if signed.issuer != issuer_for(endorsement, key):
@@ -169,13 +242,13 @@ def verify_endorsement(signed: SignedEndorsement) -> VerifyingKey:
     if signed.subject != statement_uri(endorsement.statement_hash):
         raise VerificationError("sub does not match the payload's statement hash")
     if endorsement.revoked_key is not None:
-        _payload_key(endorsement.revoked_key)  # a revocation must name a valid key
+        payload_key(endorsement.revoked_key)  # a revocation must name a valid key
     if signed.body_protected is None:
         key.verify(_sig_structure_sign1(signed.protected, signed.payload), signed.signature)
         return key
     if endorsement.new_key is None or signed.cosigner is None:
         raise VerificationError("a rotation needs the new key's countersignature")
-    new_key = _payload_key(endorsement.new_key)
+    new_key = payload_key(endorsement.new_key)
     cosigner_kid, cosigner_protected, cosignature = signed.cosigner
     if cosigner_kid != new_key.key_id:
         raise VerificationError("the countersignature is not by the new key the payload names")
@@ -270,19 +343,35 @@ def _claims(header: Fields) -> tuple[str, str]:
     return issuer, subject
 
 
-def _payload_key(raw: bytes) -> VerifyingKey:
-    # A key name is required by VerifyingKey; a prefix of the key makes a stable one.
-    return VerifyingKey.from_raw(raw.hex()[:16], raw)
+def payload_key(raw: bytes) -> VerifyingKey:
+    """The verifying key a payload names, named by the first 16 hex digits of its bytes.
+
+    Raises:
+        FormatError: not a valid Ed25519 public key (see ``ledger.keys``).
+    """
+    # Keys repeat (an organisation's withdrawal, rotation and revocation use its key again),
+    # and VerifyingKey is immutable, so recent ones are shared.
+    key = _recent_keys.get(raw)
+    if key is None:
+        key = VerifyingKey.from_raw(raw.hex()[:16], raw)
+        if len(_recent_keys) >= _RECENT_KEYS:
+            _recent_keys.clear()  # bounded memory; a ledger's nearby entries refill it
+        _recent_keys[raw] = key
+    return key
+
+
+_RECENT_KEYS: Final = 4096
+_recent_keys: dict[bytes, VerifyingKey] = {}
 
 
 def _sig_structure_sign1(protected: bytes, payload: bytes) -> bytes:
     # RFC 9052 §4.4: Sig_structure for COSE_Sign1, external_aad empty.
-    return codec.encode(["Signature1", protected, b"", payload])
+    return codec.encode_strings(["Signature1", protected, b"", payload])
 
 
 def _sig_structure_sign(body: bytes, protected: bytes, payload: bytes) -> bytes:
     # RFC 9052 §4.4: Sig_structure for one signature of a COSE_Sign, external_aad empty.
-    return codec.encode(["Signature", body, protected, b"", payload])
+    return codec.encode_strings(["Signature", body, protected, b"", payload])
 
 
 def endorse(

@@ -149,12 +149,47 @@ def _check_size(seq: int, data: bytes) -> None:
         raise FormatError(f"entry {seq}: {len(data)} bytes exceeds {MAX_ENTRY_BYTES}")
 
 
+_ENTRY_KEYS: Final = (0, 1, 2, 3, 4, 5, 6)
+_SIGNED_TYPES: Final = {int(t): t for t in EntryType if t is not EntryType.GENESIS}
+
+
 def decode_entry(data: bytes) -> Entry:
     """Decode an entry strictly: one encoding per entry, no unknown fields.
 
     Raises:
         FormatError: malformed, non-canonical, over-size, or a field of the wrong type.
     """
+    # The common case (a signed entry) by its exact shape; anything else, and every error,
+    # goes through the field-by-field decoder, which names what is wrong.
+    fast = _decode_entry_shape(data)
+    return fast if fast is not None else _decode_entry_fields(data)
+
+
+def _decode_entry_shape(data: bytes) -> Entry | None:
+    """A signed entry of exactly the expected shape (see ``codec.decode_exact``), else None."""
+    value = codec.decode_exact(data, max_size=MAX_ENTRY_BYTES)
+    if type(value) is dict and tuple(value) == _ENTRY_KEYS:
+        version, seq, prev, type_code, statement_hash, recorded_at, body = value.values()
+        entry_type = _SIGNED_TYPES.get(type_code) if type(type_code) is int else None
+        if (
+            entry_type is not None
+            and type(version) is int
+            and version == ENTRY_VERSION
+            and type(seq) is int
+            and 0 <= seq <= codec.UINT_MAX
+            and type(prev) is bytes
+            and len(prev) == HASH_SIZE
+            and type(statement_hash) is bytes
+            and len(statement_hash) == HASH_SIZE
+            and type(recorded_at) is int
+            and 0 <= recorded_at < MAX_TIME
+            and type(body) is bytes
+        ):
+            return Entry(seq, prev, entry_type, statement_hash, recorded_at, body, version)
+    return None
+
+
+def _decode_entry_fields(data: bytes) -> Entry:
     fields = Fields(codec.decode(data, max_size=MAX_ENTRY_BYTES, what="entry"), "entry")
     version = fields.uint(0, "version")
     if version != ENTRY_VERSION:

@@ -104,6 +104,27 @@ def encode_payload(endorsement: Endorsement) -> bytes:
     return data
 
 
+def _shapes() -> dict[int, frozenset[tuple[int, ...]]]:
+    # Every key tuple (ascending) a payload of each action may have: the required keys of all
+    # payloads, the action's required optional fields, and any subset of its allowed ones.
+    shapes: dict[int, frozenset[tuple[int, ...]]] = {}
+    for action in Action:
+        required = {0, 1, 2, 4, 5} | {_KEYS[name] for name in _REQUIRED[action]}
+        optional = sorted(_KEYS[name] for name in _ALLOWED[action] - _REQUIRED[action])
+        tuples = set()
+        for mask in range(1 << len(optional)):
+            chosen = {key for bit, key in enumerate(optional) if mask >> bit & 1}
+            tuples.add(tuple(sorted(required | chosen)))
+        shapes[int(action)] = frozenset(tuples)
+    return shapes
+
+
+_SHAPES: Final = _shapes()
+_ACTIONS: Final = {int(action): action for action in Action}
+_REASONS: Final = {int(reason): reason for reason in RemovalReason}
+_TEXT_LIMITS: Final = {3: MAX_NAME_LENGTH, 6: 253, 7: 2048, 8: 2, 14: MAX_NOTE_LENGTH}
+
+
 def decode_payload(data: bytes) -> Endorsement:
     """Decode and check a payload strictly.
 
@@ -111,6 +132,78 @@ def decode_payload(data: bytes) -> Endorsement:
         FormatError: malformed, non-canonical, an unknown action or field, or a field the
             action does not allow.
     """
+    fast = _decode_shape(data)
+    return fast if fast is not None else _decode_fields(data)
+
+
+def _decode_shape(data: bytes) -> Endorsement | None:  # noqa: PLR0911 - one return per shape
+    """The payload if it has exactly a valid shape (see ``codec.decode_exact``), else None.
+
+    Accepts only what ``_decode_fields`` accepts, and returns what it returns: the same
+    checks, written against the exact key tuples of ``_SHAPES``; on any doubt it returns None
+    and ``_decode_fields`` decides (and names the error).
+    """
+    value = codec.decode_exact(data, max_size=MAX_PAYLOAD_BYTES)
+    if type(value) is not dict:
+        return None
+    action_code = value.get(1)
+    if type(action_code) is not int or tuple(value) not in _SHAPES.get(action_code, ()):
+        return None
+    get = value.get
+    version, statement_hash, public_key, signed_at = value[0], value[2], value[4], value[5]
+    if not (
+        type(version) is int
+        and version == PAYLOAD_VERSION
+        and type(statement_hash) is bytes
+        and len(statement_hash) == HASH_SIZE
+        and type(public_key) is bytes
+        and len(public_key) == PUBLIC_KEY_SIZE
+        and type(signed_at) is int
+        and 0 <= signed_at < MAX_TIME
+    ):
+        return None
+    for key, limit in _TEXT_LIMITS.items():
+        text = get(key)
+        if text is not None and (type(text) is not str or not 0 < len(text) <= limit):
+            return None
+    for key in (9, 12):  # ref, revoked from: times and entry numbers below MAX_TIME
+        number = get(key)
+        if number is not None and (type(number) is not int or not 0 <= number < MAX_TIME):
+            return None
+    for key in (10, 11):  # new key, revoked key
+        raw = get(key)
+        if raw is not None and (type(raw) is not bytes or len(raw) != PUBLIC_KEY_SIZE):
+            return None
+    reason = get(13)
+    if reason is not None and (type(reason) is not int or reason not in _REASONS):
+        return None
+    new_key = get(10)
+    if new_key is not None and new_key == public_key:
+        return None
+    endorsement = Endorsement(
+        action=_ACTIONS[action_code],
+        statement_hash=statement_hash,
+        name=get(3),
+        public_key=public_key,
+        signed_at=signed_at,
+        domain=get(6),
+        url=get(7),
+        country=get(8),
+        ref=get(9),
+        new_key=new_key,
+        revoked_key=get(11),
+        revoked_from=get(12),
+        reason=None if reason is None else _REASONS[reason],
+        note=get(14),
+    )
+    try:
+        _check_texts(endorsement)
+    except FormatError:
+        return None
+    return endorsement
+
+
+def _decode_fields(data: bytes) -> Endorsement:
     fields = Fields(codec.decode(data, max_size=MAX_PAYLOAD_BYTES, what="payload"), "payload")
     version = fields.uint(0, "version")
     if version != PAYLOAD_VERSION:

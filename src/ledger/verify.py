@@ -17,9 +17,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator
 
-from ledger.cose import decode_endorsement, verify_endorsement
-from ledger.entry import ZERO_HASH, decode_entry
+from ledger.entry import ZERO_HASH
 from ledger.errors import FormatError, LedgerError, UsageError, VerificationError
+from ledger.examine import Examined, examine
 from ledger.findings import (
     CHECKS,
     ENTRY_CHECKS,
@@ -31,9 +31,8 @@ from ledger.findings import (
 )
 from ledger.keys import VerifyingKey
 from ledger.lifecycle import apply
-from ledger.merkle import EMPTY_ROOT, CompactRange, hash_leaf
+from ledger.merkle import EMPTY_ROOT, CompactRange
 from ledger.model import (
-    CLOCK_SKEW,
     Entry,
     EntryType,
     Genesis,
@@ -105,17 +104,26 @@ class EntryChecker:
         Problems are appended to ``self.problems``; the chain continues from the entry's leaf
         hash either way, so one bad entry does not hide the state of the ones after it.
         """
-        leaf_hash = hash_leaf(raw)
-        self.tree.append(leaf_hash)
-        if self.tree.size in self._wanted_roots:
-            self.roots[self.tree.size] = self.tree.root()
-        before = len(self.problems)
-        try:
-            entry = decode_entry(raw)
-        except FormatError as exc:
-            self._problem(seq, "encoding", f"cannot be decoded: {exc}")
-            entry = None
-        if entry is not None:
+        return self.feed_examined(seq, examine(seq, raw), raw)
+
+    def feed_examined(
+        self, seq: int, examined: Examined, raw: bytes | None = None
+    ) -> VerifiedEntry | None:
+        """``feed`` for an entry already examined (``ledger.examine``), maybe elsewhere.
+
+        The checks that need the entries before this one run here, in order. Without ``raw``
+        (the entry bytes; parallel verification does not send them back) nothing is returned.
+        """
+        leaf_hash, entry, error = examined.leaf_hash, examined.entry, examined.error
+        tree = self.tree
+        tree.append(leaf_hash)
+        if self._wanted_roots and tree.size in self._wanted_roots:
+            self.roots[tree.size] = tree.root()
+        problems = self.problems
+        before = len(problems)
+        if entry is None:
+            self._problem(seq, "encoding", str(error))
+        else:
             if entry.seq != seq or seq != self.expected_seq:
                 self._problem(
                     seq,
@@ -130,58 +138,44 @@ class EntryChecker:
                     f"prev is {entry.prev.hex()[:12]}… but the previous "
                     f"entry hashes to {self.prev.hex()[:12]}…",
                 )
-            if entry.recorded_at < self.last_time:
+            recorded_at = entry.recorded_at
+            if recorded_at < self.last_time:
                 self._problem(
                     seq,
                     "times",
-                    f"recorded at {entry.recorded_at}, before the "
-                    f"previous entry ({self.last_time})",
+                    f"recorded at {recorded_at}, before the previous entry ({self.last_time})",
                 )
-            self.last_time = max(self.last_time, entry.recorded_at)
+            else:
+                self.last_time = recorded_at
         verified = None
         if entry is not None:
-            verified = self._check_body(
-                seq, entry, raw, leaf_hash, clean=len(self.problems) == before
-            )
+            clean = len(problems) == before
+            if seq == 0:
+                verified = self._check_genesis(entry, raw, leaf_hash)
+            else:
+                verified = self._check_body(seq, entry, raw, leaf_hash, examined, clean=clean)
         self.prev = leaf_hash
         self.expected_seq = seq + 1
-        return verified if len(self.problems) == before else None
+        return verified if len(problems) == before else None
 
     def _check_body(
-        self, seq: int, entry: Entry, raw: bytes, leaf_hash: bytes, *, clean: bool
+        self,
+        seq: int,
+        entry: Entry,
+        raw: bytes | None,
+        leaf_hash: bytes,
+        examined: Examined,
+        *,
+        clean: bool,
     ) -> VerifiedEntry | None:
-        if seq == 0:
-            return self._check_genesis(entry, raw, leaf_hash)
         before = len(self.problems)
         if self.statement_hash is not None and entry.statement_hash != self.statement_hash:
             self._problem(seq, "statement", "statement hash differs from the genesis entry's")
-        if entry.type is EntryType.GENESIS or not isinstance(entry.body, bytes):
-            self._problem(seq, "encoding", "a second genesis entry")
+        for check, message in examined.problems:
+            self._problem(seq, check, message)
+        signed, key = examined.signed, examined.signer
+        if signed is None or key is None:
             return None
-        try:
-            signed = decode_endorsement(entry.body)
-            key = verify_endorsement(signed)
-        except FormatError as exc:
-            self._problem(seq, "encoding", f"endorsement cannot be decoded: {exc}")
-            return None
-        except VerificationError as exc:
-            self._problem(seq, "signatures", f"endorsement does not verify: {exc}")
-            return None
-        endorsement = signed.endorsement
-        if endorsement.statement_hash != entry.statement_hash:
-            self._problem(
-                seq,
-                "statement",
-                "endorsement is for a different statement "
-                f"(sha256:{endorsement.statement_hash.hex()[:16]}…)",
-            )
-        if endorsement.signed_at > entry.recorded_at + CLOCK_SKEW:
-            self._problem(
-                seq,
-                "times",
-                f"signed at {endorsement.signed_at}, more than a day "
-                f"after the log recorded it ({entry.recorded_at})",
-            )
         # The list changes only through entries that pass every other check.
         if clean and len(self.problems) == before and self.rules_checked:
             try:
@@ -197,11 +191,15 @@ class EntryChecker:
                 self._problem(seq, "signers", str(exc))
             else:
                 self.roster.record(seq, entry, signed, key, outcome)
+        if raw is None:
+            return None
         return VerifiedEntry(
             entry=entry, leaf_hash=leaf_hash, raw=raw, endorsement=VerifiedEndorsement(signed)
         )
 
-    def _check_genesis(self, entry: Entry, raw: bytes, leaf_hash: bytes) -> VerifiedEntry | None:
+    def _check_genesis(
+        self, entry: Entry, raw: bytes | None, leaf_hash: bytes
+    ) -> VerifiedEntry | None:
         if entry.type is not EntryType.GENESIS or not isinstance(entry.body, Genesis):
             self._problem(0, "encoding", "entry 0 is not a genesis entry")
             return None
@@ -227,7 +225,7 @@ class EntryChecker:
                 self._problem(0, "encoding", f"log key name {log_key.name!r} is not the origin")
         if self._given_statement is not None:
             self._compare_statement(self._given_statement, entry.statement_hash)
-        return VerifiedEntry(entry=entry, leaf_hash=leaf_hash, raw=raw)
+        return None if raw is None else VerifiedEntry(entry=entry, leaf_hash=leaf_hash, raw=raw)
 
     def _compare_statement(self, given: bytes, statement_hash: bytes) -> None:
         try:

@@ -7,6 +7,7 @@ associated data; the library must decrypt it.
 
 from __future__ import annotations
 
+import hashlib
 from typing import NamedTuple
 
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
@@ -258,11 +259,28 @@ def _small_order() -> list[str]:
     return [raw.hex() for raw in encodings]
 
 
+def _identity_r_signature(label: str, message: bytes) -> bytes:
+    """A signature by ``label``'s key whose R is the identity point (nonce r = 0).
+
+    S = k * a mod L with k = SHA-512(R || A || M): the cofactorless equation [S]B = R + [k]A
+    holds, so an implementation that checks only the equation accepts it (OpenSSL does);
+    libsodium refuses every small-order R, and so does our rule.
+    """
+    digest = hashlib.sha512(key_seed(label)).digest()
+    scalar = int.from_bytes(digest[:32], "little") & ((1 << 254) - 8) | (1 << 254)  # clamped
+    r_point = bytes([1]) + bytes(31)
+    k = int.from_bytes(hashlib.sha512(r_point + public(label) + message).digest(), "little")
+    return r_point + (k % ED25519_L * scalar % ED25519_L).to_bytes(32, "little")
+
+
 def _signatures() -> Json:
     pk = public("org-a")
     good = signing_key("org-a").sign(MESSAGE)
     s_plus_l = (int.from_bytes(good[32:], "little") + ED25519_L).to_bytes(32, "little")
     not_a_point = next(y for y in range(2, 100) if not is_curve_y(y)).to_bytes(32, "little")
+    identity_r = _identity_r_signature("org-a", MESSAGE)
+    r_y_is_p_plus_1 = (ED25519_P + 1).to_bytes(32, "little")  # the identity, not reduced
+    r_x0_sign = bytes.fromhex("01" + "00" * 30 + "80")
     # fmt: off
     rows = [
         ("valid", "org-a's signature", pk, good, ""),
@@ -275,6 +293,15 @@ def _signatures() -> Json:
         ("other-key", "verified with org-b's key", public("org-b"), good, "does not verify"),
         ("key-not-a-curve-point", "a canonical encoding (y = 2) that is not on the curve: "
          "accepted when parsed, never verifies", not_a_point, good, "does not verify"),
+        ("small-order-r-identity", "R = the identity point and S = k * a mod L: the "
+         "cofactorless equation holds (OpenSSL alone accepts it, libsodium refuses it); "
+         "refused before either backend", pk, identity_r, "R is a small-order point"),
+        ("small-order-r-order-8", "R = a point of order 8", pk, ORDER_8_POINT + good[32:],
+         "R is a small-order point"),
+        ("non-canonical-r-y-ge-p", "R encoded with y = p + 1 (the identity, not reduced)", pk,
+         r_y_is_p_plus_1 + identity_r[32:], "R encoding is not canonical (y >= 2**255 - 19)"),
+        ("non-canonical-r-x-zero-sign", "R = y = 1 (x = 0) with the sign bit set", pk,
+         r_x0_sign + good[32:], "R encoding is not canonical (x = 0 with the sign bit set)"),
     ]
     # fmt: on
     cases = []
@@ -308,8 +335,8 @@ def build() -> Json:
             "verifier key; a passphrase-encrypted secret key with fixed salt and nonce; invalid "
             "public key texts and verifier keys (FormatError); the 8 public keys of small "
             "order, which a parser MUST reject; and cases of the Ed25519 verification rule "
-            "over message_hex. These are public test keys: never use them "
-            "for anything else."
+            "over message_hex, which every backend must decide alike. These are public test "
+            "keys: never use them for anything else."
         ),
         "provenance": provenance("section 4 (Keys)"),
         "keys": [_key(label) for label in KEY_NAMES],
