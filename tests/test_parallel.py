@@ -156,10 +156,26 @@ def test_a_worker_that_dies_leaves_the_rest_to_this_process(
     with ledger.open_store(path, readonly=True) as store:
         size = store.size()
         reached = parallel._feed_parallel(
-            verify.EntryChecker(), store.location, 1, size, jobs=2, chunk=3
+            verify.EntryChecker(), store.location, 1, size, jobs=2, chunk=3, progress=None
         )
     assert 1 < reached < size  # the workers did part of it before one died
     assert ledger.check_ledger_file(path, jobs=2) == one
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_progress_reaches_the_total_in_order(
+    tmp_path: Path, original: tamper.Original, jobs: int
+) -> None:
+    path = tmp_path / "ledger.db"
+    path.write_bytes(original.data)
+    calls: list[tuple[int, int]] = []
+    report = ledger.check_ledger_file(
+        path, jobs=jobs, progress=lambda done, total: calls.append((done, total))
+    )
+    assert report.ok
+    assert calls[-1] == (report.size, report.size)
+    assert all(total == report.size for _, total in calls)
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls)
 
 
 def test_jobs_must_be_positive(tmp_path: Path, original: tamper.Original) -> None:

@@ -98,8 +98,17 @@ def _feed(
             for seq, raw in source.iter_entries(0, 1):
                 checker.feed(seq, raw)
             position = 1
+        skipped = position - start  # the genesis entry, fed here
         position = _feed_parallel(
-            checker, source.location, position, end, jobs=jobs, chunk=chunk, progress=progress
+            checker,
+            source.location,
+            position,
+            end,
+            jobs=jobs,
+            chunk=chunk,
+            progress=None
+            if progress is None
+            else lambda done, total: progress(done + skipped, total + skipped),
         )
     if position < end and len(checker.problems) <= MAX_PROBLEMS:
         iterate = getattr(source, "iter_entries")  # noqa: B009 - any LedgerSource
