@@ -336,3 +336,27 @@ def test_ledger_proofs_at_the_current_size_follow_appends(tmp_path: Path) -> Non
         assert reader.prove_consistency(4) == expected_consistency(leaves, 4, 5)
         assert reader.prove_inclusion(2, 4) == first
         proof.verify()
+
+
+def test_reads_inside_a_write_transaction_see_its_own_entries(store: SqliteStore) -> None:
+    """The writer keeps entries and nodes in memory until the commit; reads through the store
+    inside the transaction still see them, as SQLite shows a transaction its own writes."""
+    leaves: list[bytes] = []
+    fill(store, leaves, 3)
+    pending = [leaf(number, version=1) for number in range(3, 8)]
+    with pytest.raises(RuntimeError, match="roll back"), store.writer() as writer:
+        for data in pending:
+            writer.add(data, hash_leaf(data))
+        seen = leaves + pending
+        assert store.size() == 8
+        assert store.entry(6) == pending[3]
+        assert store.leaf_hash(7) == hash_leaf(pending[4])
+        assert [seq for seq, _ in store.iter_entries(1)] == list(range(1, 8))
+        assert [raw for _, raw in store.iter_entries(3)] == pending
+        for index in range(8):
+            assert proofs.prove_inclusion(store, index, 8) == expected_inclusion(seen, index, 8)
+        raise RuntimeError("roll back")
+    assert store.size() == 3
+    assert [seq for seq, _ in store.iter_entries()] == [0, 1, 2]
+    with pytest.raises(StoreError):
+        store.entry(3)

@@ -71,6 +71,9 @@ class SqliteStore:
         self._ranges: dict[tuple[int, int], bytes] = {}  # MTH of ranges of several subtrees
         self._committed_size = 0  # the largest size a committed read has shown
         self._serving = False  # whether the page cache was sized for proofs yet
+        # The open write transaction, whose entries and nodes wait in memory for the commit:
+        # reads through the store inside it see them, as SQLite would show its own writes.
+        self._pending: _SqliteWriter | None = None
 
     @classmethod
     def create(cls, path: Path) -> SqliteStore:
@@ -144,6 +147,8 @@ class SqliteStore:
 
     def size(self) -> int:
         """The number of entries."""
+        if self._pending is not None:
+            return self._pending.size
         try:
             size = int(self._db.execute(_SELECT_SIZE).fetchone()[0])
         except sqlite3.Error as exc:
@@ -168,10 +173,16 @@ class SqliteStore:
 
     def entry(self, seq: int) -> bytes:
         """The bytes of entry ``seq``."""
+        pending = self._pending.buffered(seq) if self._pending is not None else None
+        if pending is not None:
+            return pending[1]
         return bytes(self._one("SELECT data FROM entries WHERE seq = ?", (seq,), f"entry {seq}"))
 
     def leaf_hash(self, seq: int) -> bytes:
         """The stored leaf hash of entry ``seq``."""
+        pending = self._pending.buffered(seq) if self._pending is not None else None
+        if pending is not None:
+            return pending[0]
         return bytes(
             self._one("SELECT leaf_hash FROM entries WHERE seq = ?", (seq,), f"entry {seq}")
         )
@@ -186,10 +197,16 @@ class SqliteStore:
                 (position, stop, _ITER_BATCH),
             ).fetchall()
             if not rows:
-                return
+                break
             for seq, data in rows:
                 yield int(seq), _blob(data, f"entry {seq}", self._path)
-            position = int(rows[-1][0]) + 1
+                position = int(seq) + 1
+        while self._pending is not None and position < stop:  # this transaction's own entries
+            pending = self._pending.buffered(position)
+            if pending is None:
+                return
+            yield position, pending[1]
+            position += 1
 
     def subtree_hash(self, level: int, index: int) -> bytes:
         """Hash of a complete perfect subtree (level 0: a leaf hash)."""
@@ -324,6 +341,25 @@ class SqliteStore:
 
         Returns the number of entries when ``with_size``, else -1.
         """
+        if self._pending is None:
+            return self._read_stored_nodes(nodes, found, with_size=with_size)
+        # Inside our own write transaction, whose nodes are not in the file yet.
+        rest = self._pending.take_buffered_nodes(nodes, found)
+        if rest:
+            self._read_stored_nodes(rest, found)
+        return self._pending.size if with_size else -1
+
+    def _read_stored_nodes(
+        self,
+        nodes: list[tuple[int, int]],
+        found: dict[tuple[int, int], bytes],
+        *,
+        with_size: bool = False,
+    ) -> int:
+        """Read ``nodes`` into ``found`` (StoreError if one is missing) and, if asked, the size.
+
+        Returns the number of entries when ``with_size``, else -1.
+        """
         # Only what is read outside our own write transaction is committed: cache that alone.
         committed = not self._db.in_transaction
         if committed and not self._serving:
@@ -417,8 +453,12 @@ class SqliteStore:
             raise StoreError(f"{self._path}: cannot take the write lock ({exc})") from None
         try:
             writer = _SqliteWriter(self._db, self)  # raises StoreError on a broken file
-            yield writer
-            writer.flush()
+            self._pending = writer
+            try:
+                yield writer
+                writer.flush()
+            finally:
+                self._pending = None
         except BaseException:
             self._db.rollback()
             raise
@@ -571,6 +611,27 @@ class _SqliteWriter:
             self._tree.append((level, index, node))
         self._size, self._tip = seq + 1, leaf_hash
         return seq
+
+    def buffered(self, seq: int) -> tuple[bytes, bytes] | None:
+        """``(leaf hash, bytes)`` of an entry added in this transaction, else None."""
+        first = self._entries[0][0] if self._entries else self._size
+        if not first <= seq < self._size:
+            return None
+        _, leaf_hash, data = self._entries[seq - first]
+        return leaf_hash, data
+
+    def take_buffered_nodes(
+        self, nodes: list[tuple[int, int]], found: dict[tuple[int, int], bytes]
+    ) -> list[tuple[int, int]]:
+        """Put the nodes added in this transaction into ``found``; returns the others."""
+        rest = []
+        for node in nodes:
+            value = self._nodes.get(node)
+            if value is None:
+                rest.append(node)
+            else:
+                found[node] = value
+        return rest
 
     def set_meta(self, name: str, value: bytes) -> None:
         self.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, value))
