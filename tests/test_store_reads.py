@@ -344,18 +344,23 @@ def test_reads_inside_a_write_transaction_see_its_own_entries(store: SqliteStore
     leaves: list[bytes] = []
     fill(store, leaves, 3)
     pending = [leaf(number, version=1) for number in range(3, 8)]
-    with pytest.raises(RuntimeError, match="roll back"), store.writer() as writer:
-        for data in pending:
-            writer.add(data, hash_leaf(data))
-        seen = leaves + pending
-        assert store.size() == 8
-        assert store.entry(6) == pending[3]
-        assert store.leaf_hash(7) == hash_leaf(pending[4])
-        assert [seq for seq, _ in store.iter_entries(1)] == list(range(1, 8))
-        assert [raw for _, raw in store.iter_entries(3)] == pending
-        for index in range(8):
-            assert proofs.prove_inclusion(store, index, 8) == expected_inclusion(seen, index, 8)
-        raise RuntimeError("roll back")
+
+    def look_inside_then_roll_back() -> None:
+        with store.writer() as writer:
+            for data in pending:
+                writer.add(data, hash_leaf(data))
+            seen = leaves + pending
+            assert store.size() == 8
+            assert store.entry(6) == pending[3]
+            assert store.leaf_hash(7) == hash_leaf(pending[4])
+            assert [seq for seq, _ in store.iter_entries(1)] == list(range(1, 8))
+            assert [raw for _, raw in store.iter_entries(3)] == pending
+            for index in range(8):
+                assert proofs.prove_inclusion(store, index, 8) == expected_inclusion(seen, index, 8)
+            raise RuntimeError("roll back")
+
+    with pytest.raises(RuntimeError, match="roll back"):
+        look_inside_then_roll_back()
     assert store.size() == 3
     assert [seq for seq, _ in store.iter_entries()] == [0, 1, 2]
     with pytest.raises(StoreError):
