@@ -139,18 +139,12 @@ def _decode_fields(data: bytes) -> SignedEndorsement:
     key_id = header.bytes_(_HEADER_KID, "kid", HASH_SIZE)
     issuer, subject = _claims(header)
     header.finish()
-    endorsement = decode_payload(payload)
-    if endorsement.action is Action.ROTATE:
-        raise FormatError("endorsement: a rotation must be a COSE_Sign with two signatures")
-    return SignedEndorsement(
-        endorsement=endorsement,
-        cose=data,
+    return _signed_endorsement(
+        data,
+        (protected, payload, signature),
         key_id=key_id,
         issuer=issuer,
         subject=subject,
-        protected=protected,
-        payload=payload,
-        signature=signature,
     )
 
 
@@ -205,18 +199,12 @@ def _decode_sign1_shape(data: bytes) -> SignedEndorsement | None:  # noqa: PLR09
         and 0 < len(subject) <= 100
     ):
         return None
-    endorsement = decode_payload(payload)
-    if endorsement.action is Action.ROTATE:
-        raise FormatError("endorsement: a rotation must be a COSE_Sign with two signatures")
-    return SignedEndorsement(
-        endorsement=endorsement,
-        cose=data,
+    return _signed_endorsement(
+        data,
+        (protected, payload, signature),
         key_id=key_id,
         issuer=issuer,
         subject=subject,
-        protected=protected,
-        payload=payload,
-        signature=signature,
     )
 
 
@@ -410,3 +398,28 @@ def endorse(
         country=country,
     )
     return sign_endorsement(endorsement, key)
+
+
+def _signed_endorsement(
+    data: bytes,
+    parts: tuple[bytes, bytes, bytes],
+    *,
+    key_id: bytes,
+    issuer: str,
+    subject: str,
+) -> SignedEndorsement:
+    """The decoded COSE_Sign1 (protected, payload, signature) with its payload decoded."""
+    protected, payload, signature = parts
+    endorsement = decode_payload(payload)
+    if endorsement.action is Action.ROTATE:
+        raise FormatError("endorsement: a rotation must be a COSE_Sign with two signatures")
+    return SignedEndorsement(
+        endorsement=endorsement,
+        cose=data,
+        key_id=key_id,
+        issuer=issuer,
+        subject=subject,
+        protected=protected,
+        payload=payload,
+        signature=signature,
+    )

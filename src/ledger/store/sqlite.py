@@ -356,10 +356,7 @@ class SqliteStore:
         *,
         with_size: bool = False,
     ) -> int:
-        """Read ``nodes`` into ``found`` (StoreError if one is missing) and, if asked, the size.
-
-        Returns the number of entries when ``with_size``, else -1.
-        """
+        """``_read_nodes`` from the file alone (outside or below the writer's buffers)."""
         # Only what is read outside our own write transaction is committed: cache that alone.
         committed = not self._db.in_transaction
         if committed and not self._serving:
