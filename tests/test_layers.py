@@ -53,7 +53,7 @@ LAYERS: dict[str, int] = {
     "ledger.store.nodecache": 9,
     "ledger.store.scratch": 10,
     "ledger.store.sqlite": 10,
-    "ledger.publish_state": 10,
+    "ledger.publish_state": 11,
     "ledger.store": 11,
     "ledger.witness_state": 11,
     "ledger.binding_fetch": 11,

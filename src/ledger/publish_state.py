@@ -8,8 +8,9 @@ and deleting it only makes the next publish a full one) holds, for the checkpoin
 - the lifecycle state after those entries (``ledger.lifecycle``: keys, organisations, the
   closing), in the tables ``ledger.store.state`` defines, so the list's rules are applied to the
   new entries exactly as ``verify`` applies them;
-- the list as ``verify`` reports it (``ledger.roster``): current signatories by organisation,
-  departures, look-alike flags, and their counts.
+- the list as ``verify`` reports it, kept by the same ``ledger.roster.Roster`` over the tables
+  of ``ledger.store.scratch`` (current signatories by organisation, departures, look-alike
+  flags), with an index by entry so that a page of the bundle's list is one range read.
 
 ``apply`` runs one entry through the rules and the list, inside a transaction that ``commit``
 ends by naming the new checkpoint: a crash before it leaves the state of the old checkpoint,
@@ -30,45 +31,22 @@ from ledger.errors import LedgerError, StoreError, VerificationError
 from ledger.findings import Departure, Problem, Signatory
 from ledger.keys import VerifyingKey
 from ledger.lifecycle import apply
-from ledger.model import Action, Genesis
+from ledger.model import Genesis
+from ledger.roster import Roster
+from ledger.store.scratch import LIST_SCHEMA, ScratchBook
 from ledger.store.state import STATE_SCHEMA, SqliteState
-from ledger.timefmt import format_time
 
 STATE_SUFFIX: Final = ".publish-state.db"
-_VERSION: Final = 1
+_VERSION: Final = 2  # 2: the list in the tables of ledger.store.scratch, kept by Roster
 _SCHEMA: Final = (
     STATE_SCHEMA
+    + LIST_SCHEMA
     + """
 CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
-CREATE TABLE signatories (
-    org INTEGER PRIMARY KEY,
-    seq INTEGER NOT NULL UNIQUE,
-    name TEXT NOT NULL,
-    domain TEXT,
-    url TEXT,
-    country TEXT,
-    fingerprint TEXT NOT NULL,
-    key_id BLOB NOT NULL,
-    public_key BLOB NOT NULL,
-    signed_at INTEGER NOT NULL,
-    recorded_at INTEGER NOT NULL
-);
-CREATE TABLE departures (
-    seq INTEGER PRIMARY KEY,
-    name TEXT NOT NULL,
-    fingerprint TEXT NOT NULL,
-    how TEXT NOT NULL,
-    ended_at_entry INTEGER NOT NULL,
-    ended_when INTEGER NOT NULL,
-    reason TEXT,
-    note TEXT
-);
-CREATE TABLE flags (seq INTEGER NOT NULL, n INTEGER NOT NULL, message TEXT NOT NULL,
-    PRIMARY KEY (seq, n)) WITHOUT ROWID;
+CREATE INDEX departures_seq ON departures (seq);
+CREATE INDEX flags_seq ON flags (seq);
 """
 )
-_HOW: Final = {Action.WITHDRAW: "withdrawn", Action.REMOVE: "removed", Action.REVOKE: "revoked"}
-_COUNTS: Final = ("signatories", "departed", "flags")
 
 
 def state_path(directory: Path) -> Path:
@@ -85,6 +63,8 @@ class PublishState:
         self.path = path
         self.log_key: VerifyingKey | None = None
         self.touched: set[int] = set()
+        self._book = _PageBook(_Database(db, path), self.touched)
+        self._roster = Roster(state=SqliteState(db, str(path)), book=self._book)
 
     @classmethod
     def open(cls, directory: Path, *, fresh: bool) -> PublishState:
@@ -128,12 +108,21 @@ class PublishState:
 
     def counts(self) -> dict[str, int]:
         """Current signatories, departures and flags."""
-        return {name: int((self._meta(name) or b"0").decode("ascii")) for name in _COUNTS}
+        return {
+            name: int(self._all(f"SELECT count(*) FROM {table}", ())[0][0])  # noqa: S608
+            for name, table in (
+                ("signatories", "signatories"),
+                ("departed", "departures"),
+                ("flags", "flags"),
+            )
+        }
 
     def apply(self, seq: int, raw: bytes) -> None:
         """Run a verified entry through the list's rules and record what it changes.
 
-        The pages whose list it changes are added to ``touched``.
+        The rules are ``lifecycle.apply`` and the list is ``roster.Roster``, as in ``verify``;
+        only where they keep it differs. The pages whose list it changes are added to
+        ``touched``.
 
         Raises:
             VerificationError: the rules refuse it (``verify`` reports it under "signers").
@@ -150,7 +139,7 @@ class PublishState:
         signer = VerifyingKey.from_raw(raw_key.hex()[:16], raw_key)
         try:
             outcome = apply(
-                SqliteState(self._db, str(self.path)),
+                self._roster.state,
                 seq=seq,
                 entry_type=entry.type,
                 signed=signed,
@@ -159,65 +148,9 @@ class PublishState:
             )
         except VerificationError as exc:
             raise VerificationError(f"entry {seq}: {exc}") from None
-        endorsement = signed.endorsement
-        org = outcome.org
-        # The same changes as ``Roster.record``, in the tables.
-        if outcome.action is Action.ENDORSE and org is not None:
-            self._write(
-                "INSERT OR REPLACE INTO signatories VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    org,
-                    seq,
-                    endorsement.name or "",
-                    endorsement.domain,
-                    endorsement.url,
-                    endorsement.country,
-                    signer.fingerprint,
-                    signer.key_id,
-                    signer.raw,
-                    endorsement.signed_at,
-                    entry.recorded_at,
-                ),
-            )
-            self._add("signatories", 1)
-            for n, flag in enumerate(outcome.flags):
-                self._write("INSERT INTO flags VALUES (?, ?, ?)", (seq, n, flag))
-            self._add("flags", len(outcome.flags))
-        elif outcome.action is Action.ROTATE and org is not None and outcome.new_key:
-            key = outcome.new_key
-            row = self._one("SELECT seq FROM signatories WHERE org = ?", (org,))
-            if row is not None:
-                self._write(
-                    "UPDATE signatories SET fingerprint = ?, key_id = ?, public_key = ? "
-                    "WHERE org = ?",
-                    (key.fingerprint, key.key_id, key.raw, org),
-                )
-                self.touched.add(page_of(int(row[0])))
-        elif outcome.action is Action.CLOSE:
+        self._roster.record(seq, entry, signed, signer, outcome)
+        if self._roster.closed_at == seq:
             self._set("closed_at", seq)
-        if outcome.ended is not None and org is not None:
-            left = self._one("SELECT seq, name, fingerprint FROM signatories WHERE org = ?", (org,))
-            if left is not None:
-                reason = None
-                if endorsement.reason is not None:
-                    reason = endorsement.reason.code
-                elif endorsement.revoked_from is not None:
-                    reason = f"key revoked from {format_time(endorsement.revoked_from)}"
-                self._write("DELETE FROM signatories WHERE org = ?", (org,))
-                self._write(
-                    "INSERT INTO departures VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        *left,
-                        _HOW[outcome.action],
-                        seq,
-                        entry.recorded_at,
-                        reason,
-                        endorsement.note,
-                    ),
-                )
-                self._add("signatories", -1)
-                self._add("departed", 1)
-                self.touched.add(page_of(int(left[0])))
 
     def page(self, page: int) -> ListPage:
         """What page ``page`` of the list shows now.
@@ -225,48 +158,8 @@ class PublishState:
         Raises:
             StoreError: the state cannot be read.
         """
-        span = (page * PAGE_ENTRIES, (page + 1) * PAGE_ENTRIES)
-        signatories = tuple(
-            Signatory(
-                seq=row[0],
-                name=row[1],
-                domain=row[2],
-                url=row[3],
-                country=row[4],
-                fingerprint=row[5],
-                key_id=bytes(row[6]),
-                public_key=bytes(row[7]),
-                signed_at=row[8],
-                recorded_at=row[9],
-            )
-            for row in self._all(
-                "SELECT seq, name, domain, url, country, fingerprint, key_id, public_key, "
-                "signed_at, recorded_at FROM signatories WHERE seq >= ? AND seq < ? ORDER BY seq",
-                span,
-            )
-        )
-        departed = tuple(
-            Departure(
-                seq=row[0],
-                name=row[1],
-                fingerprint=row[2],
-                how=row[3],
-                ended_at_entry=row[4],
-                when=row[5],
-                reason=row[6],
-                note=row[7],
-            )
-            for row in self._all(
-                "SELECT seq, name, fingerprint, how, ended_at_entry, ended_when, reason, note "
-                "FROM departures WHERE seq >= ? AND seq < ? ORDER BY seq",
-                span,
-            )
-        )
-        flags = tuple(
-            Problem(row[0], "names", row[1])
-            for row in self._all(
-                "SELECT seq, message FROM flags WHERE seq >= ? AND seq < ? ORDER BY seq, n", span
-            )
+        signatories, departed, flags = self._book.between(
+            page * PAGE_ENTRIES, (page + 1) * PAGE_ENTRIES
         )
         return ListPage(page, signatories, departed, flags)
 
@@ -295,10 +188,6 @@ class PublishState:
     def _set(self, name: str, value: int) -> None:
         self._write("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, str(value).encode()))
 
-    def _add(self, name: str, delta: int) -> None:
-        if delta:
-            self._set(name, self.counts()[name] + delta)
-
     def _one(self, sql: str, args: tuple[object, ...]) -> tuple[Any, ...] | None:
         rows = self._all(sql, args)
         return rows[0] if rows else None
@@ -314,3 +203,47 @@ class PublishState:
             self._db.execute(sql, args)
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: write failed ({exc})") from None
+
+
+class _Database:
+    """The state file's connection as ``ledger.store.scratch.Rows``."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+        self._db = db
+        self._path = path
+
+    def execute(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        try:
+            return self._db.execute(sql, args)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self._path}: {exc}") from None
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class _PageBook(ScratchBook):
+    """The list in the state file; notes the page of every endorsement whose line changes."""
+
+    def __init__(self, rows: _Database, touched: set[int]) -> None:
+        super().__init__(rows)
+        self._touched = touched
+
+    def put_current(self, org: int, signatory: Signatory) -> None:
+        self._touched.add(page_of(signatory.seq))
+        super().put_current(org, signatory)
+
+    def pop_current(self, org: int) -> Signatory | None:
+        signatory = super().pop_current(org)
+        if signatory is not None:
+            self._touched.add(page_of(signatory.seq))
+        return signatory
+
+    def add_departure(self, departure: Departure) -> None:
+        self._touched.add(page_of(departure.seq))
+        super().add_departure(departure)
+
+    def add_flag(self, flag: Problem) -> None:
+        if flag.seq is not None:
+            self._touched.add(page_of(flag.seq))
+        super().add_flag(flag)

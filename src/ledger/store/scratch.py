@@ -25,7 +25,7 @@ from __future__ import annotations
 import sqlite3
 import weakref
 from collections.abc import Iterator, Sequence
-from typing import Any, Final, Generic, TypeVar, overload
+from typing import Any, Final, Generic, Protocol, TypeVar, overload
 
 import attrs
 
@@ -85,6 +85,18 @@ CREATE TABLE names (org INTEGER PRIMARY KEY, name TEXT NOT NULL);
 """
 
 T = TypeVar("T")
+
+
+class Rows(Protocol):
+    """A database the list's tables are in: ``Scratch``, or the publisher's state file."""
+
+    def execute(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        """Run one statement; SQLite's errors become ``StoreError``."""
+        ...
+
+    def close(self) -> None:
+        """Close the database."""
+        ...
 
 
 class Scratch:
@@ -186,6 +198,7 @@ class _Table(Generic[T]):
         paged = f"SELECT {order}, {columns} FROM {name} WHERE {order}"  # noqa: S608
         self.after = f"{paged} > ? ORDER BY {order} LIMIT {PAGE_ROWS}"
         self.before = f"{paged} < ? ORDER BY {order} DESC LIMIT {PAGE_ROWS}"
+        self.between = f"{select} WHERE seq >= ? AND seq < ? ORDER BY seq, {order}"
 
     def row(self, value: T) -> tuple[Any, ...]:
         return tuple(getattr(value, field) for field in self.fields)
@@ -207,7 +220,7 @@ class RowSequence(Sequence[T]):
     is a query (``OFFSET``: O(index)); iterate to read it all.
     """
 
-    def __init__(self, scratch: Scratch, table: _Table[T]) -> None:
+    def __init__(self, scratch: Rows, table: _Table[T]) -> None:
         """The rows of ``table`` in its order."""
         self._scratch = scratch
         self._table = table
@@ -263,9 +276,9 @@ class RowSequence(Sequence[T]):
 
 
 class ScratchBook:
-    """A ``roster.RosterBook`` in a scratch file."""
+    """A ``roster.RosterBook`` in a scratch file (or another database with ``LIST_SCHEMA``)."""
 
-    def __init__(self, scratch: Scratch) -> None:
+    def __init__(self, scratch: Rows) -> None:
         """The empty list in ``scratch``."""
         self.scratch = scratch
 
@@ -297,6 +310,23 @@ class ScratchBook:
 
     def set_name(self, org: int, name: str) -> None:
         self.scratch.execute("INSERT OR REPLACE INTO names VALUES (?, ?)", (org, name))
+
+    def between(
+        self, low: int, high: int
+    ) -> tuple[tuple[Signatory, ...], tuple[Departure, ...], tuple[Problem, ...]]:
+        """The signatories, departures and flags of the endorsements at entries low..high-1.
+
+        Fast with an index on ``seq`` in each table (the publisher's state has them).
+        """
+        return (
+            self._between(_SIGNATORIES, low, high),
+            self._between(_DEPARTURES, low, high),
+            self._between(_FLAGS, low, high),
+        )
+
+    def _between(self, table: _Table[T], low: int, high: int) -> tuple[T, ...]:
+        rows = self.scratch.execute(table.between, (low, high)).fetchall()
+        return tuple(table.value(row) for row in rows)
 
     def signatories(self) -> RowSequence[Signatory]:
         return RowSequence(self.scratch, _SIGNATORIES)
